@@ -1,0 +1,202 @@
+"""The ingestion stages as plain functions: poll → known-check → fetch → extract → index.
+
+Each stage takes a batch and returns what passed plus one `Outcome` for everything that ended
+there, so every discovered URL is accounted for (indexed, skipped with a reason, or failed).
+The Prefect flow in `flows/ingest.py` only composes these.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+from elasticsearch import Elasticsearch
+
+from extractors import extract_article
+from newsdesk.errors import NewsdeskError
+from newsdesk.feeds import parse_feed
+from newsdesk.fetch import FetchedPage, Fetcher, fetch_with_retries
+from newsdesk.index import existing_ids
+from newsdesk.models import Article, FeedEntry, Outcome, Status
+from newsdesk.settings import Settings
+from newsdesk.sources import SourceConfig
+from newsdesk.urls import article_id, normalize_url
+from newsdesk.writer import write_articles
+
+log = logging.getLogger(__name__)
+
+Fetched = tuple[FeedEntry, FetchedPage]
+
+
+def poll_source(fetcher: Fetcher, source: SourceConfig) -> tuple[list[FeedEntry], Outcome | None]:
+    """Fetch and parse one feed; a failure becomes the feed's Outcome, never an exception."""
+    url = str(source.url)
+    try:
+        page = fetch_with_retries(fetcher, url)
+        entries = parse_feed(page.content, feed_url=page.url, source=source.name)
+    except NewsdeskError as exc:
+        log.warning("feed %s failed: %s", source.name, exc.reason)
+        return [], Outcome(
+            url=url, status=Status.FAILED, stage="poll", reason=exc.reason, source=source.name
+        )
+    return entries, None
+
+
+def dedupe_entries(entries: Iterable[FeedEntry]) -> list[FeedEntry]:
+    """One entry per article id: the same article in two feeds (or with tracking
+    parameters) is fetched once."""
+    seen: dict[str, FeedEntry] = {}
+    for entry in entries:
+        seen.setdefault(article_id(entry.link), entry)
+    return list(seen.values())
+
+
+def split_known(
+    client: Elasticsearch, settings: Settings, entries: list[FeedEntry]
+) -> tuple[list[FeedEntry], list[Outcome]]:
+    """Drop entries whose article is already indexed, asking the index for all ids at once."""
+    ids = {article_id(e.link): e for e in entries}
+    known = existing_ids(client, settings, list(ids))
+    known |= _known_by_source_url(client, settings, [normalize_url(e.link) for e in entries])
+    fresh, skipped = [], []
+    for doc_id, entry in ids.items():
+        if doc_id in known or normalize_url(entry.link) in known:
+            skipped.append(
+                Outcome(
+                    url=entry.link,
+                    status=Status.SKIPPED,
+                    stage="fetch",
+                    reason="already indexed",
+                    article_id=doc_id,
+                    source=entry.source,
+                )
+            )
+        else:
+            fresh.append(entry)
+    return fresh, skipped
+
+
+def _known_by_source_url(client: Elasticsearch, settings: Settings, urls: list[str]) -> set[str]:
+    """Links whose article was indexed under its canonical URL (so its id differs)."""
+    if not urls:
+        return set()
+    resp = client.search(
+        index=settings.index_alias,
+        query={"terms": {"source_url": urls}},
+        source=["source_url"],
+        size=len(urls),
+    )
+    return {hit["_source"]["source_url"] for hit in resp["hits"]["hits"]}
+
+
+def _fetch_one(fetcher: Fetcher, entry: FeedEntry) -> FetchedPage | Outcome:
+    try:
+        return fetch_with_retries(fetcher, entry.link, page=True)
+    except NewsdeskError as exc:
+        return Outcome(
+            url=entry.link,
+            status=Status.FAILED,
+            stage="fetch",
+            reason=exc.reason,
+            source=entry.source,
+        )
+
+
+def fetch_pages(
+    fetcher: Fetcher, entries: list[FeedEntry], *, concurrency: int
+) -> tuple[list[Fetched], list[Outcome]]:
+    fetched: list[Fetched] = []
+    failed: list[Outcome] = []
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        for entry, result in zip(
+            entries, pool.map(lambda e: _fetch_one(fetcher, e), entries), strict=True
+        ):
+            if isinstance(result, Outcome):
+                failed.append(result)
+            else:
+                fetched.append((entry, result))
+    return fetched, failed
+
+
+_SPACE = re.compile(r"\s+")
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha256(_SPACE.sub(" ", text).strip().lower().encode("utf-8")).hexdigest()
+
+
+def _identity_url(link: str, canonical: str | None) -> str:
+    """The page's canonical URL wins over the feed link when it is on the same site."""
+    if canonical and urlsplit(canonical).hostname == urlsplit(link).hostname:
+        return canonical
+    return link
+
+
+def build_article(entry: FeedEntry, page: FetchedPage) -> Article | Outcome:
+    """Extract one fetched page into an Article, or the Outcome that says why not."""
+    try:
+        fields = extract_article(page.content, page.url, charset=page.charset)
+    except NewsdeskError as exc:
+        return Outcome(
+            url=entry.link,
+            status=Status.SKIPPED,
+            stage="extract",
+            reason=exc.reason,
+            source=entry.source,
+        )
+    if fields.published_at is None and entry.published is not None:
+        fields.published_at = entry.published
+        fields.provenance["published_at"] = "feed"
+    url = normalize_url(_identity_url(page.url, fields.canonical_url))
+    return Article(
+        **fields.model_dump(),
+        id=article_id(url),
+        url=url,
+        source_url=normalize_url(entry.link),
+        source=entry.source,
+        feed_url=entry.feed_url,
+        fetched_at=page.fetched_at or datetime.now(UTC),
+        content_hash=fields.content_hash or content_hash(fields.body),
+    )
+
+
+def extract_pages(fetched: list[Fetched]) -> tuple[list[Article], list[Outcome]]:
+    articles: list[Article] = []
+    outcomes: list[Outcome] = []
+    for entry, page in fetched:
+        result = build_article(entry, page)
+        if isinstance(result, Outcome):
+            outcomes.append(result)
+        else:
+            articles.append(result)
+    return articles, outcomes
+
+
+def index_articles(
+    client: Elasticsearch, settings: Settings, articles: list[Article]
+) -> list[Outcome]:
+    unique = list({a.id: a for a in articles}.values())
+    outcomes = write_articles(client, settings, unique)
+    dupes = len(articles) - len(unique)
+    if dupes:
+        written = {a.id for a in unique}
+        seen: set[str] = set()
+        for a in articles:
+            if a.id in seen and a.id in written:
+                outcomes.append(
+                    Outcome(
+                        url=a.source_url,
+                        status=Status.SKIPPED,
+                        stage="index",
+                        reason="duplicate of another link in this run",
+                        article_id=a.id,
+                        source=a.source,
+                    )
+                )
+            seen.add(a.id)
+    return outcomes
