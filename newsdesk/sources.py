@@ -68,11 +68,14 @@ def parse_feeds(text: str, path: Path | str = "feeds.yaml") -> FeedsFile:
     try:
         feeds = FeedsFile.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
+        errors = exc.errors()
+        # An unknown key is usually a typo, and it also causes the "missing" error beside it.
+        err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
         loc = tuple(err["loc"])
         field = ".".join(str(p) for p in loc) or "(top level)"
         line = _line_of(root, loc)
-        raise ConfigError(f"{path}:{line}: field `{field}`: {err['msg']}") from None
+        msg = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
+        raise ConfigError(f"{path}:{line}: field `{field}`: {msg}") from None
     names = [s.name for s in feeds.sources]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
