@@ -26,6 +26,7 @@ import re
 import statistics
 import time
 import unicodedata
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -690,7 +691,7 @@ def run_evaluation(
     for page in corpus.pages:
         try:
             html = read_page(page.file)
-        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        except (OSError, EOFError, zlib.error) as exc:
             skipped.append(PageFailure(page_id=page.id, reason=f"{page.file}: {_reason(exc)}"))
             continue
         pages_read += 1
