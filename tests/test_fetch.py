@@ -106,7 +106,7 @@ def test_redirect_loop_stops_at_limit(fetcher: Fetcher) -> None:
 def test_redirect_to_other_scheme_is_refused(fetcher: Fetcher, target: str) -> None:
     with TestServer() as srv:
         srv.route("/r", redirect(target))
-        with pytest.raises(BlockedURL, match="scheme|malformed"):
+        with pytest.raises(BlockedURL, match=r"scheme|malformed"):
             fetcher.get(srv.url("/r"))
     assert srv.paths() == ["/r"]
 
@@ -257,9 +257,7 @@ def test_custom_transport_is_used() -> None:
     import httpx
 
     def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(
-            200, content=b"<html>m</html>", headers={"content-type": "text/html"}
-        )
+        return httpx.Response(200, content=b"<html>m</html>", headers={"content-type": "text/html"})
 
     with Fetcher(
         make_settings(), transport=httpx.MockTransport(handler), respect_robots=False
