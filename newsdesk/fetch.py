@@ -277,6 +277,15 @@ def looks_like_html(content: bytes) -> bool:
     return bool(_HTML_SNIFF.match(content[:1024]))
 
 
+def require_html(page: FetchedPage) -> FetchedPage:
+    """`page` itself when it is HTML or XHTML (sniffed when untyped), else NotHTML."""
+    if page.content_type in HTML_TYPES:
+        return page
+    if page.content_type is None and looks_like_html(page.content):
+        return page
+    raise NotHTML(f"response is {page.content_type or 'untyped non-HTML'}", url=page.url)
+
+
 class Fetcher:
     """A thread-safe HTTP client for feeds and pages; one per process is enough.
 
@@ -332,12 +341,7 @@ class Fetcher:
 
     def get_page(self, url: str) -> FetchedPage:
         """GET a web page; NotHTML unless the response is HTML or XHTML."""
-        page = self.get(url, accept=DEFAULT_ACCEPT)
-        if page.content_type in HTML_TYPES:
-            return page
-        if page.content_type is None and looks_like_html(page.content):
-            return page
-        raise NotHTML(f"response is {page.content_type or 'untyped non-HTML'}", url=page.url)
+        return require_html(self.get(url, accept=DEFAULT_ACCEPT))
 
     def fetch(
         self,
@@ -481,15 +485,17 @@ class Fetcher:
             raise PermanentHTTPStatus(
                 f"unsupported Content-Encoding {exc}", url=url, status=response.status_code
             ) from None
-        body = bytearray()
+        pieces: list[bytes] = []
+        size = 0
         try:
-            for piece in _decode(_raw_chunks(response), decoders, cap + 1):
+            for piece in _decode(_raw_chunks(response), decoders, _CHUNK):
                 if time.monotonic() > deadline:
                     raise FetchTimeout("request deadline passed while reading the body", url=url)
-                body += piece
-                if len(body) > cap:
+                pieces.append(piece)
+                size += len(piece)
+                if size > cap:
                     if truncate:
-                        del body[cap:]
+                        pieces[-1] = piece[: len(piece) - (size - cap)]
                         break
                     raise TooLarge(f"body exceeds the cap of {cap} bytes", url=url)
         except httpx.TimeoutException:
@@ -498,7 +504,7 @@ class Fetcher:
             raise FetchConnectError(f"connection broke mid-body: {exc}", url=url) from None
         except zlib.error as exc:
             raise FetchConnectError(f"corrupt {encoding} body: {exc}", url=url) from None
-        return bytes(body)
+        return b"".join(pieces)
 
 
 def fetch_with_retries(

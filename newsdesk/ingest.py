@@ -20,7 +20,13 @@ from elasticsearch import Elasticsearch
 from extractors import extract_article
 from newsdesk.errors import NewsdeskError
 from newsdesk.feeds import parse_feed
-from newsdesk.fetch import FetchedPage, Fetcher, fetch_with_retries
+from newsdesk.fetch import (
+    DEFAULT_ACCEPT,
+    FetchedPage,
+    Fetcher,
+    fetch_with_retries,
+    require_html,
+)
 from newsdesk.index import existing_ids
 from newsdesk.models import Article, FeedEntry, Outcome, Status
 from newsdesk.settings import Settings
@@ -96,7 +102,7 @@ def _known_by_source_url(client: Elasticsearch, settings: Settings, urls: list[s
 
 def _fetch_one(fetcher: Fetcher, entry: FeedEntry) -> FetchedPage | Outcome:
     try:
-        return fetch_with_retries(fetcher, entry.link, page=True)
+        return require_html(fetch_with_retries(fetcher, entry.link, accept=DEFAULT_ACCEPT))
     except NewsdeskError as exc:
         return Outcome(
             url=entry.link,
