@@ -1,9 +1,451 @@
-"""People, organisations and places mentioned in an article, without a downloaded model."""
+"""People, organisations and places mentioned in an article, without a downloaded model.
+
+The default extractor ("rules") reads capitalised runs ("President Donald Trump", "U.S.
+Congressional Research Service", "Japan-U.S.") and decides what each one is, in this order:
+
+1. a place from the gazetteer (countries, US states, continents, regions, big cities; aliases
+   such as "U.S." → "United States"), or a run followed by ", <state or country>";
+2. an organisation when the run ends in an organisation word (Service, Forces, Ministry, Inc.,
+   University, Party …), or is an acronym (ASEAN, NATO, TPP) that the article does not define as a
+   common noun ("free trade agreement (FTA)");
+3. a place when it ends in a geographic word (Peninsula, Ocean, River, Tower, Airport …);
+4. a person after a title or honorific ("Prime Minister Shinzo Abe", "Ms. Doe"), or a run of two
+   to four name words with some evidence: a known given name, a role noun or speech verb beside it
+   ("spokeswoman Jane Doe", "said Jane Doe"), or its last word used alone elsewhere in the article.
+
+Single words are resolved after that pass: a surname or first name of a person found in the
+article counts toward that person ("Abe" → "Shinzo Abe"), otherwise a gazetteer place, otherwise
+an organisation when written "the X", otherwise a person only when a speech verb follows. Words
+that start a sentence ("However", "Those", "Now") are dropped when they are function words or are
+used in lower case elsewhere in the text; demonyms ("Japanese"), months and weekdays never count.
+Hyphen compounds count each part that resolves ("Japan-U.S." → Japan and United States).
+
+Other extractors plug in behind `EntityExtractor`; `get_extractor("spacy:en_core_web_sm")` returns
+the spaCy adapter for users who have installed a model.
+"""
 
 from __future__ import annotations
 
+import itertools
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Literal, Protocol
+
+from extractors import gazetteer
+from extractors.names import (
+    CONNECTORS,
+    HONORIFICS,
+    MONTHS,
+    ROLE_NOUNS,
+    SPEECH_VERBS,
+    WEEKDAYS,
+    PersonIndex,
+    Token,
+    is_name_word,
+    parse_title,
+    tokenize,
+    wordset,
+)
+from newsdesk.errors import ConfigError
 from newsdesk.models import Entity
+
+Kind = Literal["person", "organization", "place"]
+
+
+class EntityExtractor(Protocol):
+    """Anything that turns body paragraphs into merged, counted entities."""
+
+    def __call__(self, paragraphs: list[str]) -> list[Entity]: ...
+
+
+ORG_CUES = wordset(
+    """
+    Service Services Forces Force Ministry Agency Inc. Inc Corp. Corp Corporation Co. Company
+    Ltd. Ltd LLC PLC GmbH AG University College School Institute Council Party Association Bank
+    Group Committee Commission Department Office Bureau Court Foundation Organization Organisation
+    Union Federation League Alliance Assembly Parliament Congress Senate Cabinet Board Authority
+    Army Navy Guard Police Times Post News Journal Herald Tribune Gazette Network Airlines
+    Airways Motors Industries Holdings Partners Technologies Systems Society Academy Museum Club
+    FC Fund Reserve Exchange Laboratory Laboratories Labs Studios Records Media Secretariat Chamber
+    House Tribunal Nations Coalition Movement Front Brigade Brigades Corps Command Institution
+    Commission Conference Forum Ministerium Partei Verband Universität Stiftung Amt Gericht Rat
+    Kommission Bundestag Bundesrat Bundeswehr
+    """
+)
+ORG_SINGLES = wordset(
+    "Congress Parliament Senate Bundestag Bundesrat Pentagon Kremlin Knesset Duma Interpol"
+)
+PLACE_CUES = wordset(
+    """
+    Peninsula Ocean Oceans Sea River Island Islands Mountain Mountains Mount Bay Gulf Strait
+    Lake Valley County Province Prefecture Region District Airport Tower Square Street Avenue
+    Road Bridge Park Stadium Palace Beach Coast Desert Canal Harbor Harbour Station Castle
+    Cathedral Temple Shrine Mosque Plaza Hall Straße Platz
+    """
+)
+_ACRONYM_STOP = wordset(
+    """
+    OK TV AM PM AD BC ID PS FAQ USB PDF GDP CEO CFO COO CTO CEOs MP MPs VIP HIV AIDS DNA
+    II III IV VI VII VIII IX XI XII OMG LOL ET PT GMT UTC EST PST CET AI IT
+    """
+)
+_ACRONYM_RE = re.compile(r"[A-Z][A-Z&]{1,7}|(?:[A-Z]\.){2,4}")
+_DEFINED_RE = re.compile(r"((?:[a-z][\w-]*\s+){1,8})\(([A-Z]{2,8})\)")
+_SPEECH_AFTER = SPEECH_VERBS | {"says", "according"}
+
+
+def _is_acronym(word: str) -> bool:
+    return _ACRONYM_RE.fullmatch(word) is not None and word not in _ACRONYM_STOP
+
+
+def _runnable(tok: Token) -> bool:
+    word = tok.text
+    if not tok.is_word or not tok.is_cap:
+        return False
+    if "-" in word:
+        return any(is_name_word(p) or _is_acronym(p) for p in word.split("-") if p)
+    return (
+        is_name_word(word)
+        or _is_acronym(word)
+        or (
+            word.endswith(".")
+            and word[:-1].lower() in {"mr", "mrs", "ms", "dr", "prof", "gen", "sen"}
+        )
+    )
+
+
+@dataclass(slots=True)
+class _Mention:
+    kind: Literal["person", "organization", "place", "candidate", "single", "compound"]
+    name: str
+    pos: int
+    evidence: bool = False
+    the: bool = False
+    speech: bool = False
+    sent_start: bool = False
+    parts: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Context:
+    lower_words: set[str]
+    generic: set[str]
+    mentions: list[_Mention] = field(default_factory=list)
+
+
+def _runs(tokens: list[Token]) -> list[tuple[int, int]]:
+    """Index ranges [i, j) of capitalised runs, joined across connectors ("Bank of Japan")."""
+    runs: list[tuple[int, int]] = []
+    i, n = 0, len(tokens)
+    while i < n:
+        if not _runnable(tokens[i]):
+            i += 1
+            continue
+        j = i + 1
+        while j < n and not tokens[j - 1].possessive:
+            tok = tokens[j]
+            if tok.sent_start:
+                break
+            if _runnable(tok):
+                j += 1
+            elif (
+                tok.text in CONNECTORS
+                and j + 1 < n
+                and _runnable(tokens[j + 1])
+                and not tokens[j + 1].sent_start
+            ):
+                j += 2
+            else:
+                break
+        runs.append((i, j))
+        i = j
+    return runs
+
+
+def _place(words: list[str]) -> gazetteer.Place | None:
+    return gazetteer.lookup_place(" ".join(words))
+
+
+def _leading_places(words: list[str]) -> int:
+    """How many words at the front of `words` are places ("U.S.", "Japan-U.S.", "New York")."""
+    for n in range(min(4, len(words)), 0, -1):
+        if _place(words[:n]) or (n == 1 and _compound_places(words[0])):
+            return n
+    return 0
+
+
+def _compound_places(word: str) -> list[str]:
+    parts = [p for p in word.split("-") if p]
+    if len(parts) < 2:
+        return []
+    found = [gazetteer.lookup_place(p) for p in parts]
+    return [p.name for p in found if p] if all(found) else []
+
+
+def _emit_place(ctx: _Context, words: list[str], pos: int) -> None:
+    text = " ".join(words)
+    place = gazetteer.lookup_place(text)
+    if place:
+        ctx.mentions.append(_Mention("place", place.name, pos))
+        return
+    for name in _compound_places(text):
+        ctx.mentions.append(_Mention("place", name, pos))
+
+
+def _classify(ctx: _Context, words: list[str], pos: int, cue: bool, flags: dict[str, bool]) -> None:
+    """Turn one capitalised run (determiners and sentence-initial words already dropped) into
+    mentions appended to `ctx`."""
+    if not words:
+        return
+    text = " ".join(words)
+    demonyms = gazetteer.demonyms()
+    if _place(words):
+        _emit_place(ctx, words, pos)
+        return
+    if text in gazetteer.org_aliases():
+        ctx.mentions.append(_Mention("organization", gazetteer.org_aliases()[text], pos))
+        return
+    last = words[-1]
+    if (last in ORG_CUES and len(words) > 1) or (len(words) == 1 and last in ORG_SINGLES):
+        start = 0
+        while start < len(words) - 2 and words[start] in demonyms:
+            start += 1
+        lead = _leading_places(words[start:])
+        if lead and len(words) - start - lead >= 2 and words[start + lead] not in CONNECTORS:
+            _emit_place(ctx, words[start : start + lead], pos)
+            start += lead
+        ctx.mentions.append(_Mention("organization", " ".join(words[start:]), pos))
+        return
+    if any(w in ORG_CUES and nxt in ("of", "for") for w, nxt in itertools.pairwise(words)):
+        ctx.mentions.append(_Mention("organization", text, pos))
+        return
+    if last in PLACE_CUES and len(words) > 1:
+        ctx.mentions.append(_Mention("place", text, pos))
+        return
+    if _is_acronym(words[0]) and not parse_title(words).prefix:
+        if _place(words[:1]):
+            _emit_place(ctx, words[:1], pos)
+        elif words[0] not in ctx.generic:
+            ctx.mentions.append(_Mention("organization", words[0], pos))
+        _classify(ctx, words[1:], pos, cue, {})
+        return
+    if words[0] in demonyms:
+        _classify(ctx, words[1:], pos, cue, flags)
+        return
+    if any(w in CONNECTORS for w in words):
+        # a connector that no title or organisation word explains: classify each side alone
+        k = next(i for i, w in enumerate(words) if w in CONNECTORS)
+        parse = parse_title(words)
+        if not parse.title:
+            _classify(ctx, words[:k], pos, cue, flags)
+            _classify(ctx, words[k + 1 :], pos, False, {})
+            return
+    parse = parse_title(words)
+    if parse.title:
+        if parse.prefix:
+            _classify(ctx, parse.prefix, pos, False, {})
+        if parse.complement:
+            _emit_place(ctx, parse.complement[1:], pos)
+        name = [w for w in parse.name if w not in CONNECTORS]
+        if name and len(name) <= 4 and all(is_name_word(w) for w in name):
+            kind: Literal["candidate", "single"] = "candidate" if len(name) > 1 else "single"
+            ctx.mentions.append(_Mention(kind, " ".join(name), pos, evidence=True))
+        elif not name and parse.prefix and all(is_name_word(w) for w in parse.prefix):
+            return  # "Stephen King": the prefix was already classified as a name
+        return
+    lead = _leading_places(words)
+    if lead and lead < len(words):
+        rest = words[lead:]
+        if rest[0] in gazetteer.given_names():
+            _emit_place(ctx, words[:lead], pos)
+            _classify(ctx, rest, pos, cue, flags)
+        else:
+            ctx.mentions.append(_Mention("organization", text, pos))
+        return
+    if len(words) == 1:
+        word = words[0]
+        if "-" in word and all(p[:1].isupper() for p in word.split("-") if p):
+            ctx.mentions.append(_Mention("compound", word, pos, parts=word.split("-")))
+            return
+        ctx.mentions.append(
+            _Mention(
+                "single",
+                word,
+                pos,
+                evidence=cue,
+                the=flags.get("the", False),
+                speech=flags.get("speech", False),
+                sent_start=flags.get("sent_start", False),
+            )
+        )
+        return
+    if len(words) <= 4 and all(is_name_word(w) and w not in demonyms for w in words):
+        evidence = cue or words[0] in gazetteer.given_names() or flags.get("speech", False)
+        ctx.mentions.append(_Mention("candidate", text, pos, evidence=evidence))
+
+
+def _is_common(tok: Token, ctx: _Context) -> bool:
+    low = tok.text.lower()
+    if low in ("the", "a", "an"):
+        return True
+    if not tok.sent_start:
+        return False
+    if low in gazetteer.function_words() or low in MONTHS or low in WEEKDAYS:
+        return True
+    return low in ctx.lower_words and gazetteer.lookup_place(tok.text) is None
+
+
+def _scan_paragraph(ctx: _Context, text: str, base: int) -> None:
+    tokens = tokenize(text)
+    runs = _runs(tokens)
+    for n, (i, j) in enumerate(runs):
+        the = i > 0 and tokens[i - 1].text.lower() == "the"
+        while i < j and _is_common(tokens[i], ctx):
+            the = the or tokens[i].text.lower() == "the"
+            i += 1
+        while i < j and tokens[i].text in CONNECTORS:
+            i += 1
+        if i >= j:
+            continue
+        words = [t.text for t in tokens[i:j]]
+        prev = tokens[i - 1].text.lower() if i > 0 else ""
+        nxt = tokens[j].text.lower() if j < len(tokens) else ""
+        after_comma = tokens[j + 1].text.lower() if nxt == "," and j + 1 < len(tokens) else ""
+        speech = (
+            prev in SPEECH_VERBS
+            or nxt in _SPEECH_AFTER
+            or (nxt == "," and after_comma in ("a", "an", "the", "who") and len(words) > 1)
+        )
+        cue = prev in ROLE_NOUNS or prev in HONORIFICS
+        pos = base + tokens[i].start
+        # "Mar-a-Lago, Florida": a run followed by ", <state or country>" is a place
+        if nxt == "," and n + 1 < len(runs) and runs[n + 1][0] == j + 1:
+            follow = _place([t.text for t in tokens[runs[n + 1][0] : runs[n + 1][1]]])
+            if (
+                follow
+                and follow.kind in ("state", "country")
+                and not _place(words)
+                and (len(words) > 1 or words[0] not in gazetteer.given_names())
+            ):
+                ctx.mentions.append(_Mention("place", " ".join(words), pos))
+                continue
+        flags = {"the": the, "speech": speech, "sent_start": tokens[i].sent_start}
+        _classify(ctx, words, pos, cue, flags)
+
+
+def _resolve(ctx: _Context) -> list[Entity]:
+    """Second pass: decide candidates and single words now that the whole article is known."""
+    singles = {m.name for m in ctx.mentions if m.kind == "single"}
+    for m in ctx.mentions:
+        if m.kind == "compound":
+            singles.update(m.parts)
+    full = [
+        m.name
+        for m in ctx.mentions
+        if m.kind == "candidate" and (m.evidence or m.name.split()[-1] in singles)
+    ]
+    index = PersonIndex(full)
+    counts: dict[tuple[str, Kind], int] = {}
+    first: dict[tuple[str, Kind], int] = {}
+    recent: dict[str, int] = {}
+
+    def add(name: str, kind: Kind, pos: int) -> None:
+        key = (name, kind)
+        counts[key] = counts.get(key, 0) + 1
+        first.setdefault(key, pos)
+        if kind == "person":
+            recent[name] = pos
+
+    def single(word: str, m: _Mention) -> tuple[str, Kind] | None:
+        person = index.resolve(word, recent)
+        if person:
+            return person, "person"
+        place = gazetteer.lookup_place(word)
+        if place:
+            return place.name, "place"
+        if word in gazetteer.org_aliases():
+            return gazetteer.org_aliases()[word], "organization"
+        if _is_acronym(word):
+            return (word, "organization") if word not in ctx.generic else None
+        if word in gazetteer.demonyms() or not is_name_word(word):
+            return None
+        if m.evidence or (m.speech and not m.sent_start):
+            return word, "person"
+        if m.the and word not in PLACE_CUES and word not in ORG_CUES:
+            return word, "organization"
+        return None
+
+    for m in sorted(ctx.mentions, key=lambda m: m.pos):
+        if m.kind == "candidate":
+            name = index.resolve(m.name, recent)
+            if name:
+                add(name, "person", m.pos)
+        elif m.kind == "single":
+            found = single(m.name, m)
+            if found:
+                add(*found, m.pos)
+        elif m.kind == "compound":
+            parts = [single(p, _Mention("single", p, m.pos)) for p in m.parts]
+            for found in parts:
+                if found:
+                    add(*found, m.pos)
+        else:
+            add(m.name, m.kind, m.pos)
+    order = sorted(counts, key=lambda k: (-counts[k], first[k]))
+    return [Entity(name=name, kind=kind, count=counts[(name, kind)]) for name, kind in order]
+
+
+def _generic_acronyms(text: str) -> set[str]:
+    """Acronyms the article itself spells out in lower case: "free trade agreement (FTA)"."""
+    found = set()
+    for match in _DEFINED_RE.finditer(text):
+        words = match.group(1).split()
+        acronym = match.group(2)
+        initials = "".join(w[0] for w in words[-len(acronym) :]).upper()
+        if initials == acronym:
+            found.add(acronym)
+    return found
+
+
+class RuleEntityExtractor:
+    """The default, model-free extractor (see the module docstring for its rules)."""
+
+    def __call__(self, paragraphs: list[str]) -> list[Entity]:
+        text = "\n\n".join(paragraphs)
+        ctx = _Context(
+            lower_words={m.group() for m in _LOWER_WORD_RE.finditer(text)},
+            generic=_generic_acronyms(text),
+        )
+        base = 0
+        for paragraph in paragraphs:
+            _scan_paragraph(ctx, paragraph, base)
+            base += len(paragraph) + 2
+        return _resolve(ctx)
+
+
+_LOWER_WORD_RE = re.compile(r"(?<![\w’'.-])[a-z][a-z]+\b")
+
+
+@cache
+def get_extractor(name: str = "rules") -> EntityExtractor:
+    """The extractor configured by `name`: "rules" (default) or "spacy:<model package>".
+
+    Raises ConfigError for an unknown name or a spaCy model that is not installed."""
+    if name in ("", "rules"):
+        return RuleEntityExtractor()
+    kind, _, model = name.partition(":")
+    if kind == "spacy":
+        from extractors.ner_spacy import SpacyEntityExtractor
+
+        return SpacyEntityExtractor(model or "en_core_web_sm")
+    raise ConfigError(f"unknown entity extractor {name!r}: expected 'rules' or 'spacy:<model>'")
+
+
+_default: Callable[[list[str]], list[Entity]] = RuleEntityExtractor()
 
 
 def extract_entities(paragraphs: list[str]) -> list[Entity]:
-    return []
+    """People, organisations and places in `paragraphs`, merged and counted, most frequent first."""
+    return _default(paragraphs)
