@@ -41,7 +41,7 @@ def es_settings(es_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settin
 def es_client(es_settings: Settings) -> Iterator[Elasticsearch]:
     client = connect(es_settings)
     yield client
-    client.indices.delete(index=f"{es_settings.index_alias}-v*", ignore_unavailable=True)
+    client.indices.delete(index=es_settings.index_name, ignore_unavailable=True)
     client.options(ignore_status=404).indices.delete_index_template(
         name=f"{es_settings.index_alias}-template"
     )
