@@ -26,7 +26,39 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 ALLOWED_SCHEMES = frozenset({"http", "https"})
 
 _NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
-_CGNAT = ipaddress.ip_network("100.64.0.0/10")
+# Not globally reachable, spelled out because `is_global` differs between Python releases.
+_NON_PUBLIC = tuple(
+    ipaddress.ip_network(net)
+    for net in (
+        "0.0.0.0/8",
+        "10.0.0.0/8",
+        "100.64.0.0/10",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "172.16.0.0/12",
+        "192.0.0.0/24",
+        "192.0.2.0/24",
+        "192.88.99.0/24",
+        "192.168.0.0/16",
+        "198.18.0.0/15",
+        "198.51.100.0/24",
+        "203.0.113.0/24",
+        "224.0.0.0/4",
+        "240.0.0.0/4",
+        "::/96",
+        "::ffff:0:0/96",
+        "64:ff9b:1::/48",
+        "100::/64",
+        "2001::/23",
+        "2001:db8::/32",
+        "3fff::/20",
+        "5f00::/16",
+        "fc00::/7",
+        "fe80::/10",
+        "fec0::/10",
+        "ff00::/8",
+    )
+)
 
 
 def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
@@ -53,10 +85,11 @@ def is_public_address(ip: IPAddress) -> bool:
         or ip.is_reserved
         or ip.is_unspecified
         or not ip.is_global
+        or any(ip.version == net.version and ip in net for net in _NON_PUBLIC)
     ):
         return False
     if isinstance(ip, ipaddress.IPv4Address):
-        return ip not in _CGNAT
+        return True
     inner = _embedded_ipv4(ip)
     return inner is None or is_public_address(inner)
 

@@ -82,7 +82,7 @@ def parse_robots(text: str, agent: str = ROBOTS_AGENT) -> RobotsRules:
     groups: list[tuple[list[str], list[tuple[bool, str]], list[float]]] = []
     current: tuple[list[str], list[tuple[bool, str]], list[float]] | None = None
     in_agents = False
-    for raw in text.splitlines()[: MAX_RULES * 4]:
+    for raw in text.lstrip("\ufeff").splitlines()[: MAX_RULES * 4]:
         line = raw.split("#", 1)[0].strip()
         if ":" not in line:
             continue
@@ -104,7 +104,7 @@ def parse_robots(text: str, agent: str = ROBOTS_AGENT) -> RobotsRules:
             with contextlib.suppress(ValueError):
                 current[2].append(float(value))
     token = agent.lower()
-    mine = [g for g in groups if any(a != "*" and a and token.startswith(a) for a in g[0])]
+    mine = [g for g in groups if any(a.split("/")[0].strip() == token for a in g[0])]
     chosen = mine or [g for g in groups if "*" in g[0]]
     rules = tuple(rule for g in chosen for rule in g[1])
     delays = [d for g in chosen for d in g[2] if d >= 0]

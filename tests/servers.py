@@ -12,6 +12,8 @@ recorded, so a server doubles as an SSRF canary (`connections == 0`).
 
 from __future__ import annotations
 
+import functools
+import struct
 import threading
 import time
 import zlib
@@ -248,23 +250,40 @@ def lying_length(declared: int, actual: int) -> Route:
     return route
 
 
-def gzip_zeros(total: int) -> Iterator[bytes]:
-    """A gzip stream of `total` zero bytes, produced lazily (1 GiB of zeros is ~1 MB gzipped)."""
-    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)
-    block = bytes(1 << 20)
-    produced = 0
-    while produced < total:
-        size = min(len(block), total - produced)
-        produced += size
-        out = compressor.compress(block[:size])
-        if out:
-            yield out
-    yield compressor.flush()
+@functools.cache
+def gzip_bomb_bytes(mebibytes: int = 1024) -> bytes:
+    """A valid gzip member of `mebibytes` MiB of zeros in about 1 KB per MiB.
+
+    After a full flush deflate restarts from scratch, so every further MiB of zeros compresses
+    to the same bytes: the bomb is built by repetition in well under a second instead of
+    compressing 1 GiB, and it is made before any memory measurement starts.
+    """
+    zeros = bytes(1 << 20)
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
+    first = deflate.compress(zeros) + deflate.flush(zlib.Z_FULL_FLUSH)
+    repeat = deflate.compress(zeros) + deflate.flush(zlib.Z_FULL_FLUSH)
+    end = deflate.flush(zlib.Z_FINISH)
+    crc = 0
+    for _ in range(mebibytes):
+        crc = zlib.crc32(zeros, crc)
+    header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"
+    trailer = struct.pack("<II", crc, (mebibytes << 20) & 0xFFFFFFFF)
+    return header + first + repeat * (mebibytes - 1) + end + trailer
 
 
-def gzip_bomb(total: int = 1 << 30) -> Route:
+def _slices(data: bytes, size: int = 65_536) -> Iterator[memoryview]:
+    view = memoryview(data)
+    for start in range(0, len(view), size):
+        yield view[start : start + size]
+
+
+def gzip_bomb(mebibytes: int = 1024) -> Route:
+    """Content-Encoding: gzip, ~1 MB on the wire inflating to `mebibytes` MiB."""
+    data = gzip_bomb_bytes(mebibytes)
+
     def route(h: Handler) -> None:
-        stream(gzip_zeros(total), {"Content-Type": "text/html", "Content-Encoding": "gzip"})(h)
+        headers = {"Content-Type": "text/html", "Content-Encoding": "gzip"}
+        stream(_slices(data), headers)(h)  # type: ignore[arg-type]
 
     return route
 
