@@ -71,7 +71,9 @@ ORG_CUES = wordset(
     FC Fund Reserve Exchange Laboratory Laboratories Labs Studios Records Media Secretariat Chamber
     House Tribunal Nations Coalition Movement Front Brigade Brigades Corps Command Institution
     Commission Conference Forum Ministerium Partei Verband Universität Stiftung Amt Gericht Rat
-    Kommission Bundestag Bundesrat Bundeswehr
+    Kommission Bundestag Bundesrat Bundeswehr Universidad Universitat Université Ministerio
+    Ayuntamiento Gobierno Partido Junta Asociación Federación Fundación Instituto Banco Comisión
+    Consejo Ministère Conseil Parti Banque Agence
     """
 )
 ORG_SINGLES = wordset(
@@ -94,6 +96,15 @@ _ACRONYM_STOP = wordset(
 _ACRONYM_RE = re.compile(r"[A-Z][A-Z&]{1,7}|(?:[A-Z]\.){2,4}")
 _DEFINED_RE = re.compile(r"((?:[a-z][\w-]*\s+){1,8})\(([A-Z]{2,8})\)")
 _SPEECH_AFTER = SPEECH_VERBS | {"says", "according"}
+_BIG_CITY = 1_000_000
+_OF = wordset("of for de del des der du für")
+_DETERMINERS = wordset(
+    "the a an der die das den dem des ein eine el la los las le les un une il lo"
+)
+# "Marlene Two Rivers, natural resources director for one of the tribes, said …"
+_APPOSITION_SAID_RE = re.compile(
+    r"\s*,\s[^,.;“”\"]{1,100},\s(?:" + "|".join(sorted(SPEECH_VERBS)) + r")\b"
+)
 
 
 def _is_acronym(word: str) -> bool:
@@ -201,6 +212,7 @@ def _classify(ctx: _Context, words: list[str], pos: int, cue: bool, flags: dict[
         return
     text = " ".join(words)
     demonyms = gazetteer.demonyms()
+    given = gazetteer.given_names()
     if _place(words):
         _emit_place(ctx, words, pos)
         return
@@ -218,10 +230,10 @@ def _classify(ctx: _Context, words: list[str], pos: int, cue: bool, flags: dict[
             start += lead
         ctx.mentions.append(_Mention("organization", " ".join(words[start:]), pos))
         return
-    if any(w in ORG_CUES and nxt in ("of", "for") for w, nxt in itertools.pairwise(words)):
+    if any(w in ORG_CUES and nxt in _OF for w, nxt in itertools.pairwise(words)):
         ctx.mentions.append(_Mention("organization", text, pos))
         return
-    if last in PLACE_CUES and len(words) > 1:
+    if last in PLACE_CUES and len(words) > 1 and words[0] not in given:
         ctx.mentions.append(_Mention("place", text, pos))
         return
     if _is_acronym(words[0]) and not parse_title(words).prefix:
@@ -255,10 +267,16 @@ def _classify(ctx: _Context, words: list[str], pos: int, cue: bool, flags: dict[
         elif not name and parse.prefix and all(is_name_word(w) for w in parse.prefix):
             return  # "Stephen King": the prefix was already classified as a name
         return
+    if len(words) > 2 and words[1] in given and words[0] not in given:
+        _classify(ctx, words[1:], pos, True, flags)  # "Regent Carol Dunning"
+        return
     lead = _leading_places(words)
-    if lead and lead < len(words):
+    leader = _place(words[:lead]) if lead else None
+    if leader and leader.kind == "city" and leader.population < _BIG_CITY:
+        lead = 0
+    if lead and lead < len(words) and words[0] not in given:
         rest = words[lead:]
-        if rest[0] in gazetteer.given_names():
+        if rest[0] in given:
             _emit_place(ctx, words[:lead], pos)
             _classify(ctx, rest, pos, cue, flags)
         else:
@@ -288,7 +306,7 @@ def _classify(ctx: _Context, words: list[str], pos: int, cue: bool, flags: dict[
 
 def _is_common(tok: Token, ctx: _Context) -> bool:
     low = tok.text.lower()
-    if low in ("the", "a", "an"):
+    if low in _DETERMINERS:
         return True
     if not tok.sent_start:
         return False
@@ -302,7 +320,7 @@ def _scan_paragraph(ctx: _Context, text: str, base: int) -> None:
     runs = _runs(tokens)
     for n, (i, j) in enumerate(runs):
         the = i > 0 and tokens[i - 1].text.lower() == "the"
-        while i < j and _is_common(tokens[i], ctx):
+        while i < j and _is_common(tokens[i], ctx) and not _place([t.text for t in tokens[i:j]]):
             the = the or tokens[i].text.lower() == "the"
             i += 1
         while i < j and tokens[i].text in CONNECTORS:
@@ -318,7 +336,9 @@ def _scan_paragraph(ctx: _Context, text: str, base: int) -> None:
             or nxt in _SPEECH_AFTER
             or (nxt == "," and after_comma in ("a", "an", "the", "who") and len(words) > 1)
         )
-        cue = prev in ROLE_NOUNS or prev in HONORIFICS
+        cue = prev in ROLE_NOUNS or prev in HONORIFICS or prev in ("i'm", "i’m", "named")
+        if len(words) > 1 and nxt == ",":
+            speech = speech or _APPOSITION_SAID_RE.match(text, tokens[j - 1].end) is not None
         pos = base + tokens[i].start
         # "Mar-a-Lago, Florida": a run followed by ", <state or country>" is a place
         if nxt == "," and n + 1 < len(runs) and runs[n + 1][0] == j + 1:

@@ -26,6 +26,8 @@ def wordset(text: str) -> frozenset[str]:
 
 _WORD_RE = re.compile(r"\w+(?:[’'\-&.]\w+)*\.?|[^\w\s]")
 _DOTTED_RE = re.compile(r"(?:\w+-)*(?:\w\.)+\w")
+_GLUED_RE = re.compile(r"(?<=[a-z]{2})\.(?=[A-Z][a-z])")
+_CONTRACTION_RE = re.compile(r"['’](?:m|re|ve|ll|d|t)$|n['’]t$")
 _POSSESSIVE = ("’s", "'s", "’S", "'S")
 
 ABBREVIATIONS = wordset(
@@ -66,6 +68,16 @@ TITLE_HEADS = wordset(
     ministerpräsidentin bürgermeister bürgermeisterin
     """
 )
+# German compounds end in their head: "Verkehrssenator", "Betriebsratsvorsitzende".
+_COMPOUND_HEADS = tuple(
+    wordset(
+        """
+        senator senatorin minister ministerin präsident präsidentin vorsitzende vorsitzender
+        sprecher sprecherin chef chefin direktor direktorin leiter leiterin bürgermeister
+        bürgermeisterin kanzler kanzlerin beauftragte beauftragter
+        """
+    )
+)
 HONORIFICS = wordset("mr. mrs. ms. mx. miss dr. prof. sir dame herr frau")
 # Words that may stand before a head ("Deputy Prime Minister", "Defense Secretary").
 TITLE_MODIFIERS = wordset(
@@ -97,7 +109,7 @@ ROLE_NOUNS = wordset(
     chairwoman founder author professor actor actress singer writer reporter correspondent coach
     player striker official minister leader candidate rival wife husband son daughter father
     mother brother sister colleague adviser advisor aide lawmaker senator president secretary
-    ambassador envoy governor mayor ceo executive researcher scientist historian expert
+    ambassador envoy governor mayor ceo executive researcher scientist historian expert chair
     commentator columnist editor photographer resident student teacher doctor nurse
     """
 )
@@ -119,7 +131,10 @@ SPEECH_VERBS = wordset(
     testified testifies pleaded quipped boasted countered counters contended contends
     maintained maintains agreed agrees concluded concludes wondered wonders texted messaged
     emailed sagte sagt sagten erklärte erklärt betonte betont meinte meint fügte schrieb
-    schreibt warnte warnt
+    schreibt warnte warnt dijo afirmó explicó señaló aseguró indicó añadió declaró comentó
+    subrayó advirtió destacó manifestó sostuvo apuntó relató contó agregó precisó insistió
+    dit déclare déclaré explique expliqué affirme affirmé souligne ajoute précise indique
+    estime
     """
 )
 
@@ -144,6 +159,14 @@ class Token:
 
 
 def _split_word(text: str, start: int) -> list[Token]:
+    glued = _GLUED_RE.search(text)
+    if glued:
+        cut = glued.start() + 1
+        return [
+            *_split_word(text[: cut - 1], start),
+            Token(".", start + cut - 1, start + cut),
+            *_split_word(text[cut:], start + cut),
+        ]
     if text.endswith(".") and len(text) > 1:
         core = text[:-1]
         keep = (
@@ -198,10 +221,15 @@ def sentence_spans(text: str, tokens: list[Token] | None = None) -> list[tuple[i
     spans: list[tuple[int, int]] = []
     start = 0
     depth = 0
+    straight = False
     for i, tok in enumerate(tokens):
         ch = tok.text[0]
         closes_sentence = False
-        if ch in "“„«" and not (ch == "“" and depth):
+        if ch == '"':
+            straight = not straight
+            depth += 1 if straight else -1
+            closes_sentence = not straight and tokens[i - 1].text[0] in SENTENCE_END
+        elif ch in "“„«" and not (ch == "“" and depth):
             depth += 1
         elif ch in "”»“" and depth:
             depth -= 1
@@ -218,7 +246,7 @@ def sentence_spans(text: str, tokens: list[Token] | None = None) -> list[tuple[i
         if closes_sentence or (ch in SENTENCE_END and depth == 0):
             end = tok.end
             j = i + 1
-            while j < len(tokens) and tokens[j].text[0] in '”’")»':
+            while j < len(tokens) and tokens[j].text[0] in "”’)»":
                 end = tokens[j].end
                 j += 1
             if j < len(tokens) and not tokens[j].is_cap and tokens[j].text[0] not in '“"„«(':
@@ -239,6 +267,8 @@ def is_name_word(word: str) -> bool:
     if len(letters) >= 2 and sum(c.isupper() for c in letters) >= len(letters) - 1:
         return False  # "TVs", "CEOs"
     low = word.lower()
+    if _CONTRACTION_RE.search(low):
+        return False  # "I'm", "We’ll", "Don't"
     return low not in MONTHS and low not in WEEKDAYS
 
 
@@ -252,12 +282,16 @@ class TitleParse:
     name: list[str] = field(default_factory=list)
 
 
+def _is_head(low: str) -> bool:
+    return low in TITLE_HEADS or (len(low) > 9 and low.endswith(_COMPOUND_HEADS))
+
+
 def _title_end(words: list[str], i: int) -> int:
     """End index of a title that starts at `words[i]`, or `i` when there is none."""
     j = end = i
     while j < len(words):
         low = words[j].lower()
-        if low in TITLE_HEADS or (low in TITLE_POST and end == j and end > i):
+        if _is_head(low) or (low in TITLE_POST and end == j and end > i):
             j = end = j + 1
         elif low in TITLE_MODIFIERS:
             j += 1

@@ -29,7 +29,7 @@ with it. Anything else is kept as the described source (speaker_kind="descriptio
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from extractors import gazetteer
 from extractors.entities import extract_entities
@@ -75,7 +75,10 @@ _AUXILIARIES = wordset(
     often always first finally once publicly privately
     """
 )
-_DETERMINERS = wordset("a an the one another some certain this that these those")
+_DETERMINERS = wordset(
+    "a an the one another some certain this that these those der die das ein eine el la los las "
+    "un una le les une"
+)
 _RELATIVES = wordset("who which whose whom where")
 _PRONOUNS_OTHER = wordset("i we you they it me us them this that")
 
@@ -95,6 +98,9 @@ class _People:
     pattern: re.Pattern[str] | None
     titles: dict[str, str]
     subjects: list[tuple[int, str]]  # (global offset, person) of each sentence's first person
+    # (start, end, description) of paragraphs whose first sentence has a described speaker as
+    # its subject: "A former employee …, who asked not to be named, said …"
+    described: list[tuple[int, int, str]] = field(default_factory=list)
 
 
 def _spans(text: str) -> list[_Span]:
@@ -149,6 +155,9 @@ def _build_people(paragraphs: list[str], entities: list[Entity]) -> _People:
                     people.subjects.append((base + match.start(), forms[match.group()]))
                     break
         _collect_titles(paragraph, people, forms)
+        description = _described_subject(paragraph)
+        if description:
+            people.described.append((base, base + len(paragraph), description))
         base += len(paragraph) + 2
     return people
 
@@ -171,13 +180,31 @@ def _collect_titles(paragraph: str, people: _People, forms: dict[str, str]) -> N
             words = []
 
 
-def _pronoun_person(people: _People, pos: int) -> str | None:
+def _described_subject(paragraph: str) -> str | None:
+    first = paragraph.split(",", 1)[0].split(".", 1)[0]
+    words = first.split()
+    if len(words) < 2 or words[0].lower() not in ("a", "an", "the") or words[1][:1].isupper():
+        return None
+    head = paragraph[: paragraph.find(".") if "." in paragraph else len(paragraph)]
+    if not _VERB_RE.search(head) or _QUOTE_CHARS_RE.search(first):
+        return None
+    subject = _subject(first)
+    return words[0].lower() + subject[len(words[0]) :] if subject else None
+
+
+def _pronoun_speaker(people: _People, pos: int) -> tuple[str | None, str]:
+    """The person (or described source) that "he"/"she" at `pos` refers to: the latest person
+    subject in the same paragraph, else the paragraph's described subject, else the latest
+    person subject before."""
     best = None
     for at, name in people.subjects:
         if at >= pos:
             break
-        best = name
-    return best
+        best = at, name
+    for start, end, description in people.described:
+        if start <= pos < end and (best is None or best[0] < start):
+            return description, "description"
+    return (best[1], "person") if best else (None, "unknown")
 
 
 def _resolve_speaker(
@@ -189,8 +216,7 @@ def _resolve_speaker(
         return None, "unknown"
     low = chunk.lower()
     if low in PRONOUNS_PERSON:
-        person = _pronoun_person(people, pos)
-        return (person, "person") if person else (None, "unknown")
+        return _pronoun_speaker(people, pos)
     if low in _PRONOUNS_OTHER:
         return None, "unknown"
     words = chunk.split()
@@ -294,13 +320,28 @@ def _lead_speaker(clause: str) -> tuple[str, str | None]:
     return "", verb
 
 
+def _apposed_name(text: str) -> str | None:
+    """ "la delegada de Medio Ambiente, Carmen Villalobos, durante …" → "Carmen Villalobos"."""
+    parts = text.split(",")
+    if len(parts) < 2 or not parts[0].split() or parts[0].split()[0].lower() not in _DETERMINERS:
+        return None
+    name = parts[1].strip().rstrip(".")
+    words = name.split()
+    if 1 < len(words) <= 4 and all(is_name_word(w) for w in words):
+        return name
+    return None
+
+
 def _tail_speaker(tail: str) -> tuple[str, str] | None:
     """(speaker words, verb) from an attribution right after the closing mark."""
     tail = tail.lstrip(" ,\u00a0")
     for pattern in (_TAIL_ACCORDING, _TAIL_VERB_FIRST, _TAIL_SO, _TAIL_SPEAKER_FIRST):
         match = pattern.match(tail)
         if match:
-            speaker = _SPEAKER_TRIM_RE.sub("", match.group("speaker")).strip()
+            speaker = match.group("speaker")
+            if pattern is _TAIL_VERB_FIRST:
+                speaker = _apposed_name(tail[match.start("speaker") :]) or speaker
+            speaker = _SPEAKER_TRIM_RE.sub("", speaker).strip()
             if pattern is _TAIL_SPEAKER_FIRST and len(speaker.split()) > 8:
                 continue
             if speaker:
