@@ -73,7 +73,7 @@ ORG_CUES = wordset(
     Commission Conference Forum Ministerium Partei Verband Universität Stiftung Amt Gericht Rat
     Kommission Bundestag Bundesrat Bundeswehr Universidad Universitat Université Ministerio
     Ayuntamiento Gobierno Partido Junta Asociación Federación Fundación Instituto Banco Comisión
-    Consejo Ministère Conseil Parti Banque Agence
+    Consejo Ministère Conseil Parti Banque Agence Administration
     """
 )
 ORG_SINGLES = wordset(
@@ -84,7 +84,7 @@ PLACE_CUES = wordset(
     Peninsula Ocean Oceans Sea River Island Islands Mountain Mountains Mount Bay Gulf Strait
     Lake Valley County Province Prefecture Region District Airport Tower Square Street Avenue
     Road Bridge Park Stadium Palace Beach Coast Desert Canal Harbor Harbour Station Castle
-    Cathedral Temple Shrine Mosque Plaza Hall Straße Platz
+    Cathedral Temple Shrine Mosque Plaza Hall Straße Platz Lakes
     """
 )
 _ACRONYM_STOP = wordset(
@@ -97,6 +97,9 @@ _ACRONYM_RE = re.compile(r"[A-Z][A-Z&]{1,7}|(?:[A-Z]\.){2,4}")
 _DEFINED_RE = re.compile(r"((?:[a-z][\w-]*\s+){1,8})\(([A-Z]{2,8})\)")
 _SPEECH_AFTER = SPEECH_VERBS | {"says", "according"}
 _BIG_CITY = 1_000_000
+# "in Dunmore", "east of Dunmore": an unknown single name after these is a place.
+_LOCATIVE = wordset("in near outside around across")
+_COMPASS = wordset("north south east west northeast northwest southeast southwest")
 _OF = wordset("of for de del des der du für")
 _DETERMINERS = wordset(
     "the a an der die das den dem des ein eine el la los las le les un une il lo"
@@ -134,6 +137,7 @@ class _Mention:
     pos: int
     evidence: bool = False
     the: bool = False
+    locative: bool = False
     speech: bool = False
     sent_start: bool = False
     parts: list[str] = field(default_factory=list)
@@ -205,6 +209,17 @@ def _emit_place(ctx: _Context, words: list[str], pos: int) -> None:
         ctx.mentions.append(_Mention("place", name, pos))
 
 
+def _emit_trailing_place(ctx: _Context, words: list[str], pos: int) -> None:
+    """ "Universidad de Sevilla", "Bank of Japan": the place an organisation is named after is
+    mentioned too."""
+    for k in range(len(words) - 2, 0, -1):
+        if words[k] in _OF:
+            tail = words[k + 1 :]
+            if _place(tail):
+                _emit_place(ctx, tail, pos)
+            return
+
+
 def _classify(ctx: _Context, words: list[str], pos: int, cue: bool, flags: dict[str, bool]) -> None:
     """Turn one capitalised run (determiners and sentence-initial words already dropped) into
     mentions appended to `ctx`."""
@@ -229,12 +244,18 @@ def _classify(ctx: _Context, words: list[str], pos: int, cue: bool, flags: dict[
             _emit_place(ctx, words[start : start + lead], pos)
             start += lead
         ctx.mentions.append(_Mention("organization", " ".join(words[start:]), pos))
+        _emit_trailing_place(ctx, words, pos)
         return
     if any(w in ORG_CUES and nxt in _OF for w, nxt in itertools.pairwise(words)):
         ctx.mentions.append(_Mention("organization", text, pos))
+        _emit_trailing_place(ctx, words, pos)
         return
     if last in PLACE_CUES and len(words) > 1 and words[0] not in given:
         ctx.mentions.append(_Mention("place", text, pos))
+        return
+    if words[0].isupper() and len(words[0]) > 3 and _place([words[0].title()]):
+        _emit_place(ctx, [words[0].title()], pos)  # "PHOENIX —" datelines
+        _classify(ctx, words[1:], pos, cue, {})
         return
     if _is_acronym(words[0]) and not parse_title(words).prefix:
         if _place(words[:1]):
@@ -285,7 +306,8 @@ def _classify(ctx: _Context, words: list[str], pos: int, cue: bool, flags: dict[
     if len(words) == 1:
         word = words[0]
         if "-" in word and all(p[:1].isupper() for p in word.split("-") if p):
-            ctx.mentions.append(_Mention("compound", word, pos, parts=word.split("-")))
+            parts = [p for p in word.split("-") if len(p) > 1]  # "R-Kansas": party letter
+            ctx.mentions.append(_Mention("compound", word, pos, parts=parts))
             return
         ctx.mentions.append(
             _Mention(
@@ -296,6 +318,7 @@ def _classify(ctx: _Context, words: list[str], pos: int, cue: bool, flags: dict[
                 the=flags.get("the", False),
                 speech=flags.get("speech", False),
                 sent_start=flags.get("sent_start", False),
+                locative=flags.get("locative", False),
             )
         )
         return
@@ -351,7 +374,15 @@ def _scan_paragraph(ctx: _Context, text: str, base: int) -> None:
             ):
                 ctx.mentions.append(_Mention("place", " ".join(words), pos))
                 continue
-        flags = {"the": the, "speech": speech, "sent_start": tokens[i].sent_start}
+        locative = prev in _LOCATIVE or (
+            prev == "of" and i > 1 and tokens[i - 2].text.lower() in _COMPASS
+        )
+        flags = {
+            "the": the,
+            "speech": speech,
+            "sent_start": tokens[i].sent_start,
+            "locative": locative,
+        }
         _classify(ctx, words, pos, cue, flags)
 
 
@@ -393,6 +424,8 @@ def _resolve(ctx: _Context) -> list[Entity]:
             return None
         if m.evidence or (m.speech and not m.sent_start):
             return word, "person"
+        if m.locative:
+            return word, "place"
         if m.the and word not in PLACE_CUES and word not in ORG_CUES:
             return word, "organization"
         return None
@@ -408,9 +441,10 @@ def _resolve(ctx: _Context) -> list[Entity]:
                 add(*found, m.pos)
         elif m.kind == "compound":
             parts = [single(p, _Mention("single", p, m.pos)) for p in m.parts]
-            for found in parts:
-                if found:
-                    add(*found, m.pos)
+            resolved = [found for found in parts if found]
+            if len(resolved) == len(parts):
+                for name, kind in resolved:
+                    add(name, kind, m.pos)
         else:
             add(m.name, m.kind, m.pos)
     order = sorted(counts, key=lambda k: (-counts[k], first[k]))
