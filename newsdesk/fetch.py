@@ -419,7 +419,12 @@ class Fetcher:
             try:
                 response = self._client.send(request, stream=True)
             except httpx.TimeoutException as exc:
-                raise FetchTimeout(f"timed out: {exc}", url=url) from None
+                phase = "connecting" if isinstance(exc, httpx.ConnectTimeout) else "waiting"
+                raise FetchTimeout(
+                    f"request deadline passed while {phase} "
+                    f"(deadline {self.settings.request_deadline:g}s)",
+                    url=url,
+                ) from None
             except httpx.InvalidURL as exc:
                 # httpx prepares `next_request` even when not following redirects
                 raise BlockedURL(f"malformed redirect Location: {exc}", url=url) from None

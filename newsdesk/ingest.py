@@ -159,8 +159,8 @@ def build_article(entry: FeedEntry, page: FetchedPage) -> Article | Outcome:
         fields.published_at = entry.published
         fields.provenance["published_at"] = "feed"
     url = normalize_url(_identity_url(page.url, fields.canonical_url))
-    return Article(
-        **fields.model_dump(),
+    data = fields.model_dump()
+    data.update(
         id=article_id(url),
         url=url,
         source_url=normalize_url(entry.link),
@@ -169,6 +169,7 @@ def build_article(entry: FeedEntry, page: FetchedPage) -> Article | Outcome:
         fetched_at=page.fetched_at or datetime.now(UTC),
         content_hash=fields.content_hash or content_hash(fields.body),
     )
+    return Article.model_validate(data)
 
 
 def extract_pages(fetched: list[Fetched]) -> tuple[list[Article], list[Outcome]]:

@@ -1,29 +1,18 @@
-"""Session-wide test setup: an isolated Prefect home, a quiet Prefect, and the real
-Elasticsearch node (tests.plugins.es_session)."""
+"""Session-wide test setup: a real `prefect server` (tests.plugins.prefect_session) and a real
+Elasticsearch node (tests.plugins.es_session), plus per-test index fixtures."""
 
 from __future__ import annotations
 
-import os
-import tempfile
+import uuid
+from collections.abc import Iterator
 
-_prefect_home = tempfile.mkdtemp(prefix="newsdesk-prefect-")
-os.environ.setdefault("PREFECT_HOME", _prefect_home)
-os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-os.environ.setdefault("DO_NOT_TRACK", "1")
+import pytest
+from elasticsearch import Elasticsearch
 
-pytest_plugins = ["tests.plugins.es_session"]
+from newsdesk.es_client import connect
+from newsdesk.settings import Settings
 
-import uuid  # noqa: E402
-from collections.abc import Iterator  # noqa: E402
-
-import pytest  # noqa: E402
-from elasticsearch import Elasticsearch  # noqa: E402
-
-from newsdesk.es_client import connect  # noqa: E402
-from newsdesk.settings import Settings  # noqa: E402
-
-
+pytest_plugins = ["tests.plugins.prefect_session", "tests.plugins.es_session"]
 @pytest.fixture
 def es_settings(es_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """Settings on the session's node with an index alias of this test's own."""
