@@ -111,7 +111,9 @@ def run_ingest(settings: Settings, **kwargs: Any) -> RunSummary:
 @app.command()
 @friendly_errors
 def ingest(
-    feeds: Annotated[Path | None, typer.Option(help="Sources file (default config/feeds.yaml).")] = None,
+    feeds: Annotated[
+        Path | None, typer.Option(help="Sources file (default config/feeds.yaml).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON.")] = False,
 ) -> None:
     """Poll the configured feeds once and index new articles."""
@@ -238,7 +240,7 @@ def demo() -> None:
         client.close()
     print_results(result, query)
     console.print(
-        "\nSearch further with [bold]newsdesk search \"QUERY\"[/] "
+        '\nSearch further with [bold]newsdesk search "QUERY"[/] '
         "(options: --author, --source, --since, --until, --json); "
         "stop the node with [bold]newsdesk es stop[/]."
     )
