@@ -84,7 +84,7 @@ PLACE_CUES = wordset(
     Peninsula Ocean Oceans Sea River Island Islands Mountain Mountains Mount Bay Gulf Strait
     Lake Valley County Province Prefecture Region District Airport Tower Square Street Avenue
     Road Bridge Park Stadium Palace Beach Coast Desert Canal Harbor Harbour Station Castle
-    Cathedral Temple Shrine Mosque Plaza Hall Straße Platz Lakes
+    Cathedral Temple Shrine Mosque Plaza Hall Straße Platz Lakes Route Highway
     """
 )
 _ACRONYM_STOP = wordset(
@@ -94,9 +94,12 @@ _ACRONYM_STOP = wordset(
     """
 )
 _ACRONYM_RE = re.compile(r"[A-Z][A-Z&]{1,7}|(?:[A-Z]\.){2,4}")
-_DEFINED_RE = re.compile(r"((?:[a-z][\w-]*\s+){1,8})\(([A-Z]{2,8})\)")
+_DEFINED_RE = re.compile(r"\(([A-Z]{2,8})\)")
 _SPEECH_AFTER = SPEECH_VERBS | {"says", "according"}
 _BIG_CITY = 1_000_000
+_GERMAN_MARKERS = wordset(
+    "der die das und ist nicht mit sich auf für den dem des ein eine von zu im"
+)
 # "in Dunmore", "east of Dunmore": an unknown single name after these is a place.
 _LOCATIVE = wordset("in near outside around across")
 _COMPASS = wordset("north south east west northeast northwest southeast southwest")
@@ -111,12 +114,18 @@ _APPOSITION_SAID_RE = re.compile(
 
 
 def _is_acronym(word: str) -> bool:
-    return _ACRONYM_RE.fullmatch(word) is not None and word not in _ACRONYM_STOP
+    """ "ASEAN", "TPP", "U.N."; not shouted words ("ACCIDENT", "BY") or Roman numerals."""
+    return (
+        _ACRONYM_RE.fullmatch(word) is not None
+        and word not in _ACRONYM_STOP
+        and (len(word) <= 5 or "." in word)
+        and word.lower() not in gazetteer.function_words()
+    )
 
 
 def _runnable(tok: Token) -> bool:
     word = tok.text
-    if not tok.is_word or not tok.is_cap:
+    if not word[0].isupper():
         return False
     if "-" in word:
         return any(is_name_word(p) or _is_acronym(p) for p in word.split("-") if p)
@@ -147,6 +156,8 @@ class _Mention:
 class _Context:
     lower_words: set[str]
     generic: set[str]
+    # German capitalises every noun: capitalisation alone is then no evidence of a name
+    noun_caps: bool = False
     mentions: list[_Mention] = field(default_factory=list)
 
 
@@ -335,6 +346,8 @@ def _is_common(tok: Token, ctx: _Context) -> bool:
         return False
     if low in gazetteer.function_words() or low in MONTHS or low in WEEKDAYS:
         return True
+    if low.endswith(("ly", "ing")) or (len(low) > 5 and low.endswith("ed")):
+        return low.title() not in gazetteer.given_names()  # "Deceased Clarendon"
     return low in ctx.lower_words and gazetteer.lookup_place(tok.text) is None
 
 
@@ -395,7 +408,8 @@ def _resolve(ctx: _Context) -> list[Entity]:
     full = [
         m.name
         for m in ctx.mentions
-        if m.kind == "candidate" and (m.evidence or m.name.split()[-1] in singles)
+        if m.kind == "candidate"
+        and (m.evidence or (not ctx.noun_caps and m.name.split()[-1] in singles))
     ]
     index = PersonIndex(full)
     counts: dict[tuple[str, Kind], int] = {}
@@ -422,11 +436,15 @@ def _resolve(ctx: _Context) -> list[Entity]:
             return (word, "organization") if word not in ctx.generic else None
         if word in gazetteer.demonyms() or not is_name_word(word):
             return None
-        if m.evidence or (m.speech and not m.sent_start):
+        if m.evidence:
+            return word, "person"
+        if ctx.noun_caps:
+            return None
+        if m.speech and not m.sent_start:
             return word, "person"
         if m.locative:
             return word, "place"
-        if m.the and word not in PLACE_CUES and word not in ORG_CUES:
+        if m.the and word not in PLACE_CUES and word not in ORG_CUES and word[-1] != "s":
             return word, "organization"
         return None
 
@@ -455,10 +473,10 @@ def _generic_acronyms(text: str) -> set[str]:
     """Acronyms the article itself spells out in lower case: "free trade agreement (FTA)"."""
     found = set()
     for match in _DEFINED_RE.finditer(text):
-        words = match.group(1).split()
-        acronym = match.group(2)
-        initials = "".join(w[0] for w in words[-len(acronym) :]).upper()
-        if initials == acronym:
+        acronym = match.group(1)
+        words = text[max(0, match.start() - 120) : match.start()].split()[-len(acronym) :]
+        initials = "".join(w[0] for w in words).upper()
+        if initials == acronym and all(w[:1].islower() for w in words):
             found.add(acronym)
     return found
 
@@ -468,9 +486,12 @@ class RuleEntityExtractor:
 
     def __call__(self, paragraphs: list[str]) -> list[Entity]:
         text = "\n\n".join(paragraphs)
+        lower_words = [m.group() for m in _LOWER_WORD_RE.finditer(text)]
+        german = sum(1 for w in lower_words if w in _GERMAN_MARKERS)
         ctx = _Context(
-            lower_words={m.group() for m in _LOWER_WORD_RE.finditer(text)},
+            lower_words=set(lower_words),
             generic=_generic_acronyms(text),
+            noun_caps=german > 0.08 * len(lower_words),
         )
         base = 0
         for paragraph in paragraphs:

@@ -85,7 +85,7 @@ def demonyms() -> frozenset[str]:
 @cache
 def function_words() -> frozenset[str]:
     """Lower-case words that are never a name on their own, even when capitalised."""
-    return frozenset(_data_lines("function_words.txt"))
+    return frozenset(word for line in _data_lines("function_words.txt") for word in line.split())
 
 
 @cache

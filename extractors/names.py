@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from extractors import gazetteer
 
@@ -159,6 +160,8 @@ class Token:
 
 
 def _split_word(text: str, start: int) -> list[Token]:
+    if "." not in text and "'" not in text and "’" not in text:
+        return [Token(text, start, start + len(text))]
     glued = _GLUED_RE.search(text)
     if glued:
         cut = glued.start() + 1
@@ -182,7 +185,15 @@ def _split_word(text: str, start: int) -> list[Token]:
 
 
 def tokenize(text: str) -> list[Token]:
-    """Split `text` into tokens and mark sentence starts (linear in the length of `text`)."""
+    """Split `text` into tokens and mark sentence starts (linear in the length of `text`).
+
+    Results are cached per text (quotes and entities scan the same paragraphs): treat the
+    returned tokens as read-only."""
+    return _tokenize(text)
+
+
+@lru_cache(maxsize=512)
+def _tokenize(text: str) -> list[Token]:
     tokens: list[Token] = []
     for match in _WORD_RE.finditer(text):
         word = match.group()
@@ -194,13 +205,12 @@ def tokenize(text: str) -> list[Token]:
     functions = gazetteer.function_words()
     for i, tok in enumerate(tokens):
         ch = tok.text[0]
-        if tok.is_word:
+        if ch.isalnum() or ch == "_":
             tok.sent_start = pending
             pending = False
-            core = tok.text.rstrip(".").lower()
             if (
-                tok.text.endswith(".")
-                and (core in _SOFT_ENDERS or _DOTTED_RE.fullmatch(tok.text[:-1]))
+                tok.text[-1] == "."
+                and (tok.text[:-1].lower() in _SOFT_ENDERS or _DOTTED_RE.fullmatch(tok.text[:-1]))
                 and i + 1 < len(tokens)
                 and tokens[i + 1].is_cap
                 and tokens[i + 1].text.lower() in functions
@@ -215,9 +225,10 @@ def tokenize(text: str) -> list[Token]:
     return tokens
 
 
-def sentence_spans(text: str, tokens: list[Token] | None = None) -> list[tuple[int, int]]:
+@lru_cache(maxsize=512)
+def sentence_spans(text: str) -> list[tuple[int, int]]:
     """Character spans of the sentences of `text` (sentences inside quotes are not split off)."""
-    tokens = tokenize(text) if tokens is None else tokens
+    tokens = _tokenize(text)
     spans: list[tuple[int, int]] = []
     start = 0
     depth = 0

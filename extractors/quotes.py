@@ -219,6 +219,9 @@ def _resolve_speaker(
         return _pronoun_speaker(people, pos)
     if low in _PRONOUNS_OTHER:
         return None, "unknown"
+    first = low.split()[0]
+    if first in gazetteer.function_words() and first not in _DETERMINERS:
+        return None, "unknown"  # "Deshalb", "However"
     words = chunk.split()
     determiner = words[0].lower() in _DETERMINERS
     rest = " ".join(words[1:]) if determiner else chunk
@@ -240,6 +243,7 @@ def _resolve_speaker(
             elif (
                 not determiner
                 and all(is_name_word(w) for w in run.split())
+                and run.split()[0] in gazetteer.given_names()
                 and not any(e.name == run and e.kind != "person" for e in entities)
                 and gazetteer.lookup_place(run) is None
             ):
@@ -428,4 +432,6 @@ def _quote(
     else:
         return None
     speaker, kind = _resolve_speaker(speaker_words or "", people, base + span.start, entities)
+    if verb is None and speaker is None:
+        return None  # "Diese Folge: „…“" is a label, not somebody speaking
     return Quote(text=text, speaker=speaker, speaker_kind=kind, verb=verb, paragraph=number)  # type: ignore[arg-type]
