@@ -129,6 +129,8 @@ def _runnable(tok: Token) -> bool:
         return False
     if "-" in word:
         return any(is_name_word(p) or _is_acronym(p) for p in word.split("-") if p)
+    if word.isupper() and len(word) > 5 and gazetteer.lookup_place(word.title()):
+        return True  # "PHOENIX —"
     return (
         is_name_word(word)
         or _is_acronym(word)
