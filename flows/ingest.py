@@ -54,11 +54,13 @@ def poll_feeds(
 def skip_known(
     settings: Settings, entries: list[FeedEntry]
 ) -> tuple[list[FeedEntry], list[Outcome]]:
+    unique, duplicates = stages.dedupe_entries(entries)
     client = connect(settings)
     try:
-        return stages.split_known(client, settings, stages.dedupe_entries(entries))
+        fresh, known = stages.split_known(client, settings, unique)
     finally:
         client.close()
+    return fresh, [*duplicates, *known]
 
 
 @task(name="fetch-pages", cache_policy=NO_CACHE)
@@ -72,9 +74,7 @@ def extract_articles(fetched: list[Any]) -> tuple[list[Article], list[Outcome]]:
     return stages.extract_pages(fetched)
 
 
-@task(
-    name="index-articles", cache_policy=NO_CACHE, retries=3, retry_condition_fn=_retry_transient
-)
+@task(name="index-articles", cache_policy=NO_CACHE, retries=3, retry_condition_fn=_retry_transient)
 def index_articles(settings: Settings, articles: list[Article]) -> list[Outcome]:
     client = connect(settings)
     try:

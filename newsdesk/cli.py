@@ -102,9 +102,17 @@ def print_summary(summary: RunSummary) -> None:
 
 
 def run_ingest(settings: Settings, **kwargs: Any) -> RunSummary:
-    from flows.ingest import ingest
+    """Run the ingest flow against `PREFECT_API_URL`, or a Prefect server under the data dir."""
+    import os
 
-    summary: RunSummary = ingest(settings=settings, **kwargs)
+    from newsdesk import prefect_server
+
+    if not os.environ.get("PREFECT_API_URL"):
+        console.print("Starting a Prefect server for this run (set PREFECT_API_URL to use yours)")
+    with prefect_server.api(settings.data_dir / "prefect"):
+        from flows.ingest import ingest
+
+        summary: RunSummary = ingest(settings=settings, **kwargs)
     return summary
 
 

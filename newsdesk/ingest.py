@@ -53,13 +53,26 @@ def poll_source(fetcher: Fetcher, source: SourceConfig) -> tuple[list[FeedEntry]
     return entries, None
 
 
-def dedupe_entries(entries: Iterable[FeedEntry]) -> list[FeedEntry]:
+def dedupe_entries(entries: Iterable[FeedEntry]) -> tuple[list[FeedEntry], list[Outcome]]:
     """One entry per article id: the same article in two feeds (or with tracking
-    parameters) is fetched once."""
+    parameters) is fetched once; the other links are skipped with a reason."""
     seen: dict[str, FeedEntry] = {}
+    skipped: list[Outcome] = []
     for entry in entries:
-        seen.setdefault(article_id(entry.link), entry)
-    return list(seen.values())
+        doc_id = article_id(entry.link)
+        first = seen.setdefault(doc_id, entry)
+        if first is not entry:
+            skipped.append(
+                Outcome(
+                    url=entry.link,
+                    status=Status.SKIPPED,
+                    stage="fetch",
+                    reason=f"same article as {first.link} (from {first.source})",
+                    article_id=doc_id,
+                    source=entry.source,
+                )
+            )
+    return list(seen.values()), skipped
 
 
 def split_known(

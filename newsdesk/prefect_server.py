@@ -114,3 +114,25 @@ def running(home: Path, port: int | None = None) -> Iterator[str]:
         yield api_url
     finally:
         stop(proc)
+
+
+@contextmanager
+def api(home: Path) -> Iterator[str]:
+    """The Prefect API to run flows against: `PREFECT_API_URL` when set, else a real server
+    whose database lives under `home` (so runs stay visible in the dashboard later), started
+    for the duration of the block."""
+    existing = os.environ.get("PREFECT_API_URL")
+    if existing:
+        yield existing
+        return
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with running(home) as url, temporary_settings(updates={PREFECT_API_URL: url}):
+        os.environ["PREFECT_API_URL"] = url
+        try:
+            yield url
+        finally:
+            from prefect.logging.handlers import APILogWorker
+
+            APILogWorker.drain_all(timeout=10)
+            os.environ.pop("PREFECT_API_URL", None)

@@ -48,6 +48,9 @@ def test_reference_article_is_searchable_clean_and_unique(
     assert summary.failed == 0, summary.failures
     assert summary.feeds_failed == 0
     assert summary.indexed >= 5
+    # Every discovered link ends in exactly one outcome.
+    assert summary.indexed + summary.skipped + summary.failed == summary.entries_found
+    assert any((o.reason or "").startswith("same article as") for o in summary.outcomes)
 
     result = run_search(es_client, es_settings, SearchRequest(query='"Little Rocket Man"'))
     assert result.total == 1
@@ -76,7 +79,10 @@ def test_reference_article_is_searchable_clean_and_unique(
     again = ingest(sources=demo_sources(site), settings=es_settings)
     assert again.indexed == 0
     assert again.fetched == 0
-    assert all(o.reason == "already indexed" for o in again.outcomes)
+    assert again.skipped == again.entries_found
+    assert {o.reason for o in again.outcomes if not (o.reason or "").startswith("same")} == {
+        "already indexed"
+    }
     es_client.indices.refresh(index=es_settings.index_alias)
     assert es_client.count(index=es_settings.index_alias)["count"] == count
 
