@@ -73,7 +73,7 @@ ORG_CUES = wordset(
     Commission Conference Forum Ministerium Partei Verband Universität Stiftung Amt Gericht Rat
     Kommission Bundestag Bundesrat Bundeswehr Universidad Universitat Université Ministerio
     Ayuntamiento Gobierno Partido Junta Asociación Federación Fundación Instituto Banco Comisión
-    Consejo Ministère Conseil Parti Banque Agence Administration
+    Consejo Ministère Conseil Parti Banque Agence Administration Networks Rail Railways
     """
 )
 ORG_SINGLES = wordset(
@@ -97,6 +97,9 @@ _ACRONYM_RE = re.compile(r"[A-Z][A-Z&]{1,7}|(?:[A-Z]\.){2,4}")
 _DEFINED_RE = re.compile(r"\(([A-Z]{2,8})\)")
 _SPEECH_AFTER = SPEECH_VERBS | {"says", "according"}
 _BIG_CITY = 1_000_000
+_ROLE_SUFFIXES = ("ist", "man", "woman", "person", "er", "or", "ant", "ent", "ian")
+# Geographic words that lead a name: "Firth of Clyde", "Lake Michigan", "Mount Fuji".
+PLACE_HEADS = wordset("Gulf Bay Firth Isle Lake Mount Cape Strait Sea Port Fort Loch Glen")
 _GERMAN_MARKERS = wordset(
     "der die das und ist nicht mit sich auf für den dem des ein eine von zu im"
 )
@@ -143,7 +146,9 @@ def _runnable(tok: Token) -> bool:
 
 @dataclass(slots=True)
 class _Mention:
-    kind: Literal["person", "organization", "place", "candidate", "single", "compound"]
+    kind: Literal[
+        "person", "organization", "place", "candidate", "single", "compound", "demonym_org"
+    ]
     name: str
     pos: int
     evidence: bool = False
@@ -252,6 +257,12 @@ def _classify(ctx: _Context, words: list[str], pos: int, cue: bool, flags: dict[
         start = 0
         while start < len(words) - 2 and words[start] in demonyms:
             start += 1
+        if start:
+            # "Japanese Foreign Ministry" merges into "Foreign Ministry" only when the article
+            # also uses the bare name; "Scottish Environment Protection Agency" stays whole
+            bare = " ".join(words[start:])
+            ctx.mentions.append(_Mention("demonym_org", text, pos, parts=[bare]))
+            return
         lead = _leading_places(words[start:])
         if lead and len(words) - start - lead >= 2 and words[start + lead] not in CONNECTORS:
             _emit_place(ctx, words[start : start + lead], pos)
@@ -280,6 +291,9 @@ def _classify(ctx: _Context, words: list[str], pos: int, cue: bool, flags: dict[
     if words[0] in demonyms:
         _classify(ctx, words[1:], pos, cue, flags)
         return
+    if len(words) > 1 and words[0] in PLACE_HEADS:
+        ctx.mentions.append(_Mention("place", text, pos))
+        return
     if any(w in CONNECTORS for w in words):
         # a connector that no title or organisation word explains: classify each side alone
         k = next(i for i, w in enumerate(words) if w in CONNECTORS)
@@ -300,6 +314,9 @@ def _classify(ctx: _Context, words: list[str], pos: int, cue: bool, flags: dict[
             ctx.mentions.append(_Mention(kind, " ".join(name), pos, evidence=True))
         elif not name and parse.prefix and all(is_name_word(w) for w in parse.prefix):
             return  # "Stephen King": the prefix was already classified as a name
+        return
+    if len(words) > 1 and words[0] in ORG_CUES and all(is_name_word(w) for w in words[1:]):
+        ctx.mentions.append(_Mention("organization", text, pos))  # "Police Scotland"
         return
     if len(words) > 2 and words[1] in given and words[0] not in given:
         _classify(ctx, words[1:], pos, True, flags)  # "Regent Carol Dunning"
@@ -353,12 +370,37 @@ def _is_common(tok: Token, ctx: _Context) -> bool:
     return low in ctx.lower_words and gazetteer.lookup_place(tok.text) is None
 
 
+def _is_role_apposition(tokens: list[Token], k: int) -> bool:
+    """ ", a spokeswoman for …", ", who chairs …": a person is being described."""
+    if k >= len(tokens):
+        return False
+    first = tokens[k].text.lower()
+    if first == "who":
+        return True
+    if first not in ("a", "an", "the"):
+        return False
+    for tok in tokens[k + 1 : k + 5]:
+        low = tok.text.lower()
+        if low in ROLE_NOUNS or low.endswith(_ROLE_SUFFIXES):
+            return True
+        if not tok.is_word:
+            break
+    return False
+
+
 def _scan_paragraph(ctx: _Context, text: str, base: int) -> None:
     tokens = tokenize(text)
     runs = _runs(tokens)
+    locative_end = -1
     for n, (i, j) in enumerate(runs):
         the = i > 0 and tokens[i - 1].text.lower() == "the"
-        while i < j and _is_common(tokens[i], ctx) and not _place([t.text for t in tokens[i:j]]):
+        named = j - i > 1 and tokens[j - 1].text in ORG_CUES  # "Network Rail has …"
+        while (
+            i < j
+            and _is_common(tokens[i], ctx)
+            and not _place([t.text for t in tokens[i:j]])
+            and not (named and tokens[i].text.lower() not in gazetteer.function_words())
+        ):
             the = the or tokens[i].text.lower() == "the"
             i += 1
         while i < j and tokens[i].text in CONNECTORS:
@@ -368,11 +410,10 @@ def _scan_paragraph(ctx: _Context, text: str, base: int) -> None:
         words = [t.text for t in tokens[i:j]]
         prev = tokens[i - 1].text.lower() if i > 0 else ""
         nxt = tokens[j].text.lower() if j < len(tokens) else ""
-        after_comma = tokens[j + 1].text.lower() if nxt == "," and j + 1 < len(tokens) else ""
         speech = (
             prev in SPEECH_VERBS
             or nxt in _SPEECH_AFTER
-            or (nxt == "," and after_comma in ("a", "an", "the", "who") and len(words) > 1)
+            or (nxt == "," and len(words) > 1 and _is_role_apposition(tokens, j + 1))
         )
         cue = prev in ROLE_NOUNS or prev in HONORIFICS or prev in ("i'm", "i’m", "named")
         if len(words) > 1 and nxt == ",":
@@ -389,9 +430,13 @@ def _scan_paragraph(ctx: _Context, text: str, base: int) -> None:
             ):
                 ctx.mentions.append(_Mention("place", " ".join(words), pos))
                 continue
-        locative = prev in _LOCATIVE or (
-            prev == "of" and i > 1 and tokens[i - 2].text.lower() in _COMPASS
+        locative = (
+            prev in _LOCATIVE
+            or (prev == "of" and i > 1 and tokens[i - 2].text.lower() in _COMPASS)
+            or (prev in ("and", "or") and locative_end == i - 1)  # "in Largs and Helensburgh"
         )
+        if locative:
+            locative_end = j
         flags = {
             "the": the,
             "speech": speech,
@@ -414,6 +459,7 @@ def _resolve(ctx: _Context) -> list[Entity]:
         and (m.evidence or (not ctx.noun_caps and m.name.split()[-1] in singles))
     ]
     index = PersonIndex(full)
+    orgs = {m.name for m in ctx.mentions if m.kind == "organization"}
     counts: dict[tuple[str, Kind], int] = {}
     first: dict[tuple[str, Kind], int] = {}
     recent: dict[str, int] = {}
@@ -465,6 +511,9 @@ def _resolve(ctx: _Context) -> list[Entity]:
             if len(resolved) == len(parts):
                 for name, kind in resolved:
                     add(name, kind, m.pos)
+        elif m.kind == "demonym_org":
+            bare = m.parts[0]
+            add(bare if bare in orgs else m.name, "organization", m.pos)
         else:
             add(m.name, m.kind, m.pos)
     order = sorted(counts, key=lambda k: (-counts[k], first[k]))

@@ -25,7 +25,7 @@ def wordset(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
-_WORD_RE = re.compile(r"\w+(?:[’'\-&.]\w+)*\.?|[^\w\s]")
+_WORD_RE = re.compile(r"\w+(?:[’'\-&.]\w+|\.-\w+)*\.?|[^\w\s]")
 _DOTTED_RE = re.compile(r"(?:\w+-)*(?:\w\.)+\w")
 _GLUED_RE = re.compile(r"(?<=[a-z]{2})\.(?=[A-Z][a-z])")
 _CONTRACTION_RE = re.compile(r"['’](?:m|re|ve|ll|d|t)$|n['’]t$")

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from extractors import gazetteer
 from extractors.entities import extract_entities
 from extractors.names import (
+    ABBREVIATIONS,
     PRONOUNS_PERSON,
     SPEECH_VERBS,
     PersonIndex,
@@ -346,6 +347,13 @@ def _tail_speaker(tail: str) -> tuple[str, str] | None:
             if pattern is _TAIL_VERB_FIRST:
                 speaker = _apposed_name(tail[match.start("speaker") :]) or speaker
             speaker = _SPEAKER_TRIM_RE.sub("", speaker).strip()
+            last = speaker.rsplit(" ", 1)[-1]
+            if (
+                last.endswith(".")
+                and last[:-1].lower() not in ABBREVIATIONS
+                and "." not in last[:-1]
+            ):
+                speaker = speaker[:-1]
             if pattern is _TAIL_SPEAKER_FIRST and len(speaker.split()) > 8:
                 continue
             if speaker:
