@@ -30,7 +30,6 @@ Environment variables read here (besides `Settings`):
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import hashlib
 import importlib
@@ -447,12 +446,14 @@ def _prepare_node_dir(node_dir: Path, home: Path, account: _Account | None) -> N
 
 
 def _chown_tree(root: Path, account: _Account) -> None:
+    """Hand the node dir to `newsdesk-es`, touching only entries it does not own yet."""
+    paths = [str(root)]
     for dirpath, dirnames, filenames in os.walk(root):
-        for name in [".", *dirnames, *filenames]:
-            path = os.path.join(dirpath, name)
-            st = os.lstat(path)
-            if st.st_uid != account.uid or st.st_gid != account.gid:
-                os.lchown(path, account.uid, account.gid)
+        paths += [os.path.join(dirpath, name) for name in (*dirnames, *filenames)]
+    for path in paths:
+        st = os.lstat(path)
+        if st.st_uid != account.uid or st.st_gid != account.gid:
+            os.lchown(path, account.uid, account.gid)
 
 
 # --- Processes --------------------------------------------------------------------------
@@ -525,8 +526,15 @@ def _group_alive(pgid: int) -> bool:
 def _kill_group(pgid: int, timeout: float) -> None:
     """SIGTERM the node's process group, SIGKILL what is left after `timeout`, wait it out."""
     for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 15.0)):
-        with contextlib.suppress(ProcessLookupError):
+        try:
             os.killpg(pgid, sig)
+        except ProcessLookupError:
+            pass
+        except PermissionError as exc:
+            raise ElasticsearchUnavailable(
+                f"not allowed to stop the node (process group {pgid}); it was started by "
+                "another user (as root, it runs as newsdesk-es): stop it as that user or root"
+            ) from exc
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
             if not _group_alive(pgid):

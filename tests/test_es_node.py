@@ -192,7 +192,8 @@ def run_cli_cycle(command: list[str], env: dict[str, str], data_dir: Path, user:
 
 
 def base_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDESK_")}
+    """Our environment without the session node's URL, which would bypass the local node."""
+    env = {k: v for k, v in os.environ.items() if k != "NEWSDESK_ES_URL"}
     env.update(extra)
     return env
 
