@@ -34,7 +34,9 @@ from newsdesk.models import FeedEntry
 MAX_FEED_BYTES = 20 * 1024 * 1024
 MAX_PARSE_SECONDS = 10.0
 MAX_ENTRIES = 50_000
+MAX_DEPTH = 1000
 MAX_SUMMARY_CHARS = 4000
+MAX_TITLE_CHARS = 1000
 MAX_URL_CHARS = 4096
 
 FeedKind = Literal["rss", "atom", "rdf", "json", "sitemap", "sitemap_index"]
@@ -127,21 +129,23 @@ def _parse(data: bytes, feed_url: str, source: str, max_bytes: int) -> ParsedFee
         raise FeedError(f"feed is {len(data)} bytes, over the cap of {max_bytes}")
     if data[:2] == b"\x1f\x8b":
         data = gunzip_capped(data, max_bytes)
-    data = _to_ascii_compatible(data)
-    stripped = data.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if not stripped:
+    text = decode_document(data)
+    head = text.lstrip("\ufeff \t\r\n")
+    if not head:
         raise FeedError("empty document")
-    if stripped[:1] in (b"{", b"["):
-        return _parse_json_feed(stripped, feed_url, source)
-    if stripped[:1] != b"<":
-        return _parse_text_sitemap(stripped, feed_url, source)
-    data = strip_doctype(data)
-    root = _root_name(data)
+    if head[0] in "{[":
+        return _parse_json_feed(head, feed_url, source)
+    if head[0] != "<":
+        return _parse_text_sitemap(head, feed_url, source)
+    text = strip_doctype(head)
+    check_depth(text, MAX_DEPTH)
+    root = _root_name(text)
+    xml = _XML_DECL_ENCODING.sub(r"\1\2utf-8\2", text, count=1).encode("utf-8")
     if root in ("urlset", "sitemapindex"):
-        return _parse_sitemap(data, feed_url, source)
+        return _parse_sitemap(xml, feed_url, source)
     if root == "html":
         raise FeedError("an HTML page, not a feed")
-    return _parse_with_feedparser(data, feed_url, source)
+    return _parse_with_feedparser(xml, feed_url, source)
 
 
 def gunzip_capped(data: bytes, max_bytes: int) -> bytes:
@@ -166,138 +170,190 @@ def gunzip_capped(data: bytes, max_bytes: int) -> bytes:
     return bytes(out)
 
 
-_WIDE_BOMS = (
+_BOMS = (
+    (b"\xef\xbb\xbf", "utf-8"),
     (b"\x00\x00\xfe\xff", "utf-32-be"),
     (b"\xff\xfe\x00\x00", "utf-32-le"),
     (b"\xfe\xff", "utf-16-be"),
     (b"\xff\xfe", "utf-16-le"),
 )
-_WIDE_PATTERNS = (
+_PATTERNS = (
     (b"\x00\x00\x00<", "utf-32-be"),
     (b"<\x00\x00\x00", "utf-32-le"),
     (b"\x00<\x00?", "utf-16-be"),
     (b"<\x00?\x00", "utf-16-le"),
     (b"\x4c\x6f\xa7\x94", "cp037"),
 )
-_XML_DECL_ENCODING = re.compile(rb"^(\s*<\?xml[^>]*?encoding\s*=\s*)([\"'])[^\"']*\2")
+_DECLARED_ENCODING = re.compile(
+    rb"^\s*<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._:-]{1,40})[\"']"
+)
+_XML_DECL_ENCODING = re.compile(r"^(\s*<\?xml[^>]*?encoding\s*=\s*)([\"'])[^\"']*\2")
 
 
-def _to_ascii_compatible(data: bytes) -> bytes:
-    """Re-encode UTF-16/32 and EBCDIC documents as UTF-8 so markup can be found bytewise."""
-    codec = None
-    bom = b""
-    for prefix, name in _WIDE_BOMS:
-        if data.startswith(prefix):
-            codec, bom = name, prefix
-            break
-    else:
-        for prefix, name in _WIDE_PATTERNS:
-            if data.startswith(prefix):
-                codec = name
-                break
-    if codec is None:
-        return data
-    text = data[len(bom) :].decode(codec, errors="replace")
-    encoded = text.encode("utf-8")
-    return _XML_DECL_ENCODING.sub(rb"\1\2utf-8\2", encoded, count=1)
+def decode_document(data: bytes) -> str:
+    """The document as text, decoded by BOM, byte pattern, declared encoding, UTF-8, then
+    windows-1252.
+
+    Markup is only trustworthy in decoded text: UTF-16 hides `<!ENTITY` from a byte search and a
+    UTF-7 declaration can spell it `+ADw-!ENTITY`. A declared encoding is honoured only if it
+    spells ASCII markup as ASCII (the declaration itself was just read as ASCII).
+    """
+    for bom, codec in _BOMS:
+        if data.startswith(bom):
+            return data[len(bom) :].decode(codec, errors="replace")
+    for pattern, codec in _PATTERNS:
+        if data.startswith(pattern):
+            return data.decode(codec, errors="replace")
+    declared = _DECLARED_ENCODING.match(data)
+    candidates = [declared.group(1).decode("ascii")] if declared else []
+    for codec in [*candidates, "utf-8"]:
+        try:
+            if "<?xml =\"'>".encode(codec) != b"<?xml =\"'>":
+                continue
+            return data.decode(codec)
+        except (LookupError, UnicodeError):
+            continue
+    return data.decode("windows-1252", errors="replace")
 
 
-_DOCTYPE_START = re.compile(rb"<!\s*DOCTYPE", re.IGNORECASE)
-_PROLOG_SKIP = re.compile(rb"\s+|<\?.*?\?>|<!--.*?-->", re.DOTALL)
-_DECLARATION = re.compile(rb"<!\s*(?:DOCTYPE|ENTITY|ELEMENT|ATTLIST|NOTATION)", re.IGNORECASE)
+_DOCTYPE_START = re.compile(r"<!\s*DOCTYPE", re.IGNORECASE)
+_PROLOG_SPACE = re.compile(r"\s+|<\?.*?\?>", re.DOTALL)
+_PROLOG_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+_DECLARATION = re.compile(r"<!\s*(?:DOCTYPE|ENTITY|ELEMENT|ATTLIST|NOTATION)", re.IGNORECASE)
+_FIRST_ELEMENT = re.compile(r"<\w")
 
 
-def strip_doctype(data: bytes) -> bytes:
-    """Remove every DOCTYPE (internal subset included) from the prolog.
+def strip_doctype(text: str) -> str:
+    """Remove every DOCTYPE (internal subset included) and comment from the prolog.
 
     Entity declarations are where expansion attacks live and no news feed needs one; after this,
-    undeclared entity references are left as text by the parsers.
+    undeclared entity references are left as text by the parsers. Prolog comments go too:
+    feedparser's own DOCTYPE handling is regex-based and would find declarations inside them.
     """
     pos = 0
-    out = []
+    kept = []
     while True:
-        skip = _PROLOG_SKIP.match(data, pos)
-        if skip and skip.end() > pos:
-            out.append(data[pos : skip.end()])
-            pos = skip.end()
+        space = _PROLOG_SPACE.match(text, pos)
+        if space and space.end() > pos:
+            kept.append(text[pos : space.end()])
+            pos = space.end()
             continue
-        start = _DOCTYPE_START.match(data, pos)
+        comment = _PROLOG_COMMENT.match(text, pos)
+        if comment:
+            pos = comment.end()
+            continue
+        start = _DOCTYPE_START.match(text, pos)
         if start is None:
             break
-        pos = _declaration_end(data, start.end())
-    rest = data[pos:]
-    first_element = re.search(rb"<\w", rest)
+        pos = _declaration_end(text, start.end())
+    rest = text[pos:]
+    first_element = _FIRST_ELEMENT.search(rest)
     head = rest[: first_element.start()] if first_element else rest
-    if _DECLARATION.search(b"".join(out) + head):
+    prolog = "".join(kept)
+    if _DECLARATION.search(prolog + head):
         raise FeedError("DTD declarations outside a well-formed DOCTYPE")
-    return b"".join(out) + rest
+    return prolog + rest
 
 
-def _declaration_end(data: bytes, pos: int) -> int:
+def _declaration_end(text: str, pos: int) -> int:
     """Index just past the `>` closing a DOCTYPE whose body starts at `pos`."""
     depth = 0
-    size = len(data)
+    size = len(text)
     while pos < size:
-        char = data[pos : pos + 1]
-        if char in (b'"', b"'"):
-            close = data.find(char, pos + 1)
+        char = text[pos]
+        if char in "\"'":
+            close = text.find(char, pos + 1)
             if close < 0:
                 break
             pos = close + 1
             continue
-        if data.startswith(b"<!--", pos):
-            close = data.find(b"-->", pos + 4)
+        if text.startswith("<!--", pos):
+            close = text.find("-->", pos + 4)
             if close < 0:
                 break
             pos = close + 3
             continue
-        if char == b"[":
+        if char == "[":
             depth += 1
-        elif char == b"]":
+        elif char == "]":
             depth = max(0, depth - 1)
-        elif char == b">" and depth == 0:
+        elif char == ">" and depth == 0:
             return pos + 1
         pos += 1
     raise FeedError("unterminated DOCTYPE declaration")
 
 
-_ROOT = re.compile(rb"<([A-Za-z_][\w.-]*:)?([A-Za-z_][\w.-]*)")
+_MARKUP = re.compile(
+    r"<!\[CDATA\[.*?\]\]>|<!--.*?-->|<\?.*?\?>|<(/?)([A-Za-z_][\w:.-]*)[^<>]*?(/?)>", re.DOTALL
+)
+_HTML_VOID = frozenset(
+    [
+        "area",
+        "base",
+        "br",
+        "col",
+        "embed",
+        "hr",
+        "img",
+        "input",
+        "meta",
+        "param",
+        "source",
+        "track",
+        "wbr",
+    ]
+)
 
 
-def _root_name(data: bytes) -> str | None:
+def check_depth(text: str, limit: int) -> None:
+    """FeedError when elements nest deeper than `limit`: feedparser slows down worse than
+    linearly with depth (50,000 levels take over 10 s), and no feed needs more than a few."""
+    depth = 0
+    for match in _MARKUP.finditer(text):
+        closing, name, self_closing = match.groups()
+        if closing is None:
+            continue
+        if closing:
+            depth = max(0, depth - 1)
+        elif not self_closing and name.lower() not in _HTML_VOID:
+            depth += 1
+            if depth > limit:
+                raise FeedError(f"elements nested more than {limit} deep")
+
+
+_ROOT = re.compile(r"<([A-Za-z_][\w.-]*:)?([A-Za-z_][\w.-]*)")
+
+
+def _root_name(text: str) -> str | None:
+    """Local name of the root element of a prolog-stripped document."""
     pos = 0
     while True:
-        skip = _PROLOG_SKIP.match(data, pos)
+        skip = _PROLOG_SPACE.match(text, pos)
         if skip is None or skip.end() == pos:
             break
         pos = skip.end()
-    if data.startswith(b"\xef\xbb\xbf", pos):
-        return _root_name(data[pos + 3 :])
-    match = _ROOT.match(data, pos)
-    return match.group(2).decode("ascii").lower() if match else None
+    match = _ROOT.match(text, pos)
+    return match.group(2).lower() if match else None
 
 
 def _parse_with_feedparser(data: bytes, feed_url: str, source: str) -> ParsedFeed:
-    parsed = feedparser.parse(
-        io.BytesIO(data),
-        response_headers={"content-location": feed_url},
-        resolve_relative_uris=True,
-        sanitize_html=True,
-    )
-    version = parsed.get("version") or None
-    raw_entries = parsed.get("entries") or []
+    # No base URL for feedparser: it would resolve a non-URL guid such as "12345" into a link.
+    # Relative links are resolved here instead; xml:base in the document still applies.
+    parsed = feedparser.parse(io.BytesIO(data), resolve_relative_uris=False, sanitize_html=True)
+    version = _get(parsed, "version") or None
+    raw_entries = _get(parsed, "entries") or []
     if not version and not raw_entries:
-        problem = parsed.get("bozo_exception")
+        problem = _get(parsed, "bozo_exception")
         raise FeedError(f"not a recognisable feed{f' ({problem})' if problem else ''}")
-    feed: Mapping[str, Any] = parsed.get("feed") or {}
+    feed: Mapping[str, Any] = _get(parsed, "feed") or {}
     entries, skipped = _collect(
         (_feedparser_entry(item, feed_url, source) for item in raw_entries[:MAX_ENTRIES]),
         len(raw_entries),
     )
     hub = self_url = None
-    for link in feed.get("links") or []:
-        rel = link.get("rel")
-        href = _usable_link(link.get("href"), feed_url)
+    for link in _get(feed, "links") or []:
+        rel = _get(link, "rel")
+        href = _usable_link(_get(link, "href"), feed_url)
         if rel == "hub" and hub is None:
             hub = href
         elif rel == "self" and self_url is None:
@@ -305,13 +361,13 @@ def _parse_with_feedparser(data: bytes, feed_url: str, source: str) -> ParsedFee
     return ParsedFeed(
         kind=_kind(version),
         version=version,
-        title=_text(feed.get("title")),
+        title=_title(_get(feed, "title")),
         entries=entries,
         hub=hub,
         self_url=self_url,
-        ttl_minutes=_positive_int(feed.get("ttl")),
+        ttl_minutes=_positive_int(_get(feed, "ttl")),
         update_period_minutes=_update_period(
-            feed.get("sy_updateperiod"), feed.get("sy_updatefrequency")
+            _get(feed, "sy_updateperiod"), _get(feed, "sy_updatefrequency")
         ),
         skipped=skipped,
     )
@@ -325,28 +381,37 @@ def _kind(version: str | None) -> FeedKind:
     return "rss"
 
 
+def _get(mapping: Any, key: str) -> Any:
+    """A FeedParserDict value without its key aliasing (which warns for some keys)."""
+    return dict.get(mapping, key) if isinstance(mapping, dict) else None
+
+
 def _feedparser_entry(item: Mapping[str, Any], feed_url: str, source: str) -> FeedEntry | None:
-    candidates: list[Any] = [item.get("link")]
+    guid = _get(item, "id")
+    guid_is_url = isinstance(guid, str) and guid.strip().lower().startswith(("http://", "https://"))
+    # feedparser copies a permalink guid into `link`, resolving "12345" against the feed URL
+    candidates: list[Any] = [] if _get(item, "guidislink") else [_get(item, "link")]
     candidates += [
-        link.get("href")
-        for link in item.get("links") or []
-        if link.get("rel") in (None, "alternate") and not link.get("type", "").startswith("image")
+        _get(link, "href")
+        for link in _get(item, "links") or []
+        if _get(link, "rel") in (None, "alternate")
+        and not str(_get(link, "type") or "").startswith("image")
     ]
-    if item.get("guidislink") or str(item.get("id", "")).startswith(("http://", "https://")):
-        candidates.append(item.get("id"))
+    if guid_is_url:
+        candidates.append(guid)
     link = next((u for u in (_usable_link(c, feed_url) for c in candidates) if u), None)
     if link is None:
         return None
     published = None
     for key in ("published", "updated", "created"):
-        published = _from_struct(item.get(f"{key}_parsed")) or parse_date(item.get(key))
+        published = _from_struct(_get(item, f"{key}_parsed")) or parse_date(_get(item, key))
         if published:
             break
     return FeedEntry(
         link=link,
-        title=_text(item.get("title")),
+        title=_title(_get(item, "title")),
         published=published,
-        summary=_summary(item.get("summary")),
+        summary=_summary(_get(item, "summary")),
         source=source,
         feed_url=feed_url,
     )
@@ -372,7 +437,7 @@ def _usable_link(value: Any, base: str) -> str | None:
     if not value or len(value) > MAX_URL_CHARS or any(c.isspace() for c in value):
         return None
     try:
-        url = urljoin(base, value)
+        url = value if urlsplit(value).scheme else urljoin(base, value)
         parts = urlsplit(url)
         _ = parts.port
     except ValueError:
@@ -392,6 +457,13 @@ def _text(value: Any) -> str | None:
         return None
     text = _SPACE.sub(" ", html.unescape(_TAG.sub(" ", value))).strip()
     return text or None
+
+
+def _title(value: Any) -> str | None:
+    text = _text(value)
+    if text and len(text) > MAX_TITLE_CHARS:
+        text = text[:MAX_TITLE_CHARS].rsplit(" ", 1)[0] + "…"
+    return text
 
 
 def _summary(value: Any) -> str | None:
@@ -460,10 +532,10 @@ def _update_period(period: Any, frequency: Any) -> int | None:
     return max(1, minutes // (_positive_int(frequency) or 1))
 
 
-def _parse_json_feed(data: bytes, feed_url: str, source: str) -> ParsedFeed:
+def _parse_json_feed(text: str, feed_url: str, source: str) -> ParsedFeed:
     try:
-        document = json.loads(data.decode("utf-8-sig"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        document = json.loads(text)
+    except (ValueError, RecursionError) as exc:
         raise FeedError(f"invalid JSON: {exc}") from None
     if not isinstance(document, dict) or not isinstance(document.get("items"), list):
         raise FeedError("JSON that is not a JSON Feed (no `items` list)")
@@ -482,7 +554,7 @@ def _parse_json_feed(data: bytes, feed_url: str, source: str) -> ParsedFeed:
     return ParsedFeed(
         kind="json",
         version=version,
-        title=_text(document.get("title")),
+        title=_title(document.get("title")),
         entries=entries,
         hub=hub,
         self_url=_usable_link(document.get("feed_url"), feed_url),
@@ -501,7 +573,7 @@ def _json_entry(item: Any, feed_url: str, source: str) -> FeedEntry | None:
     summary = item.get("summary") or item.get("content_text") or item.get("content_html")
     return FeedEntry(
         link=link,
-        title=_text(item.get("title")),
+        title=_title(item.get("title")),
         published=parse_date(item.get("date_published")) or parse_date(item.get("date_modified")),
         summary=_summary(summary),
         source=source,
@@ -562,9 +634,8 @@ def _sitemap_entry(node: Any, feed_url: str, source: str) -> FeedEntry | None:
     )
 
 
-def _parse_text_sitemap(data: bytes, feed_url: str, source: str) -> ParsedFeed:
+def _parse_text_sitemap(text: str, feed_url: str, source: str) -> ParsedFeed:
     """A sitemap as plain text, one URL per line; anything else is not a feed."""
-    text = data.decode("utf-8", errors="replace")
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     if not lines or not all(line.startswith(("http://", "https://")) for line in lines):
         raise FeedError("neither XML nor JSON nor a plain-text list of URLs")
