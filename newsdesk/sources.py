@@ -6,13 +6,16 @@ operator can fix it without reading a traceback.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
 
 from newsdesk.errors import ConfigError
+
+_NAME = r"^[A-Za-z0-9_.-]+$"
 
 SourceKind = Literal["rss", "atom", "rdf", "json", "sitemap", "auto"]
 
@@ -20,7 +23,7 @@ SourceKind = Literal["rss", "atom", "rdf", "json", "sitemap", "auto"]
 class SourceConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = Field(min_length=1, pattern=_NAME)
     url: HttpUrl
     kind: SourceKind = "auto"
     tags: list[str] = Field(default_factory=list)
@@ -29,13 +32,64 @@ class SourceConfig(BaseModel):
     min_interval_minutes: float = Field(default=5, gt=0)
     max_interval_minutes: float = Field(default=24 * 60, gt=0)
     enabled: bool = True
+    group: str = Field(default="default", min_length=1, pattern=_NAME)
+    websub: bool = Field(
+        default=False, description="Subscribe to the feed's WebSub hub when it advertises one."
+    )
+
+
+_CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,?#LW-]+$")
+
+
+class GroupConfig(BaseModel):
+    """How often the scheduled poll of one source group runs: an interval or a cron line."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    interval_minutes: float | None = Field(default=None, gt=0)
+    cron: str | None = None
+    timezone: str = "UTC"
+    paused: bool = False
+
+    @model_validator(mode="after")
+    def _one_schedule(self) -> GroupConfig:
+        if self.interval_minutes is not None and self.cron is not None:
+            raise ValueError("give either interval_minutes or cron, not both")
+        if self.cron is not None:
+            fields = self.cron.split()
+            if len(fields) not in (5, 6) or not all(_CRON_FIELD.match(f) for f in fields):
+                raise ValueError(f"not a cron expression (5 fields expected): {self.cron!r}")
+        return self
 
 
 class FeedsFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     allow_hosts: list[str] = Field(default_factory=list)
+    groups: dict[str, GroupConfig] = Field(default_factory=dict)
     sources: list[SourceConfig]
+
+    @model_validator(mode="after")
+    def _group_names(self) -> FeedsFile:
+        bad = [g for g in self.groups if not re.match(_NAME, g)]
+        if bad:
+            raise ValueError(f"group names may use letters, digits, _ . - only: {bad}")
+        return self
+
+    def group_names(self) -> list[str]:
+        """Groups that have at least one enabled source, in first-seen order."""
+        return list(dict.fromkeys(s.group for s in self.sources if s.enabled))
+
+    def group_schedule(self, group: str) -> GroupConfig:
+        """The configured schedule, else an interval of the group's shortest poll interval."""
+        configured = self.groups.get(group)
+        if configured is not None and (configured.cron or configured.interval_minutes):
+            return configured
+        members = [s.poll_interval_minutes for s in self.sources if s.group == group]
+        interval = min(members, default=30.0)
+        if configured is not None:
+            return configured.model_copy(update={"interval_minutes": interval})
+        return GroupConfig(interval_minutes=interval)
 
 
 def _line_of(node: yaml.Node, loc: tuple[int | str, ...]) -> int:
