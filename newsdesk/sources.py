@@ -115,8 +115,8 @@ def parse_feeds(text: str, path: Path | str = "feeds.yaml") -> FeedsFile:
         data: Any = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}{line}: not valid YAML ({exc})") from None
+        where = f":{mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}{where}: not valid YAML ({exc})") from None
     if root is None or not isinstance(data, dict):
         raise ConfigError(f"{path}:1: expected a mapping with a `sources:` list")
     try:
