@@ -116,6 +116,7 @@ class PageResult(_Model):
     page_id: str
     status: Literal["ok", "empty", "not_article", "failed"]
     seconds: float
+    cpu_seconds: float = 0.0
     reason: str | None = None
     snippets: SnippetCounts | None = None
     shingles: tuple[float, float, float] | None = None
@@ -134,6 +135,8 @@ class ExtractorReport(_Model):
     seconds: float
     pages_per_second: float | None
     ms_per_page: float | None
+    cpu_ms_per_page: float | None = None
+    """CPU time of this process per page: steadier than wall time on a shared machine."""
     empty: int = 0
     not_articles: int = 0
     failures: int = 0
@@ -591,7 +594,7 @@ def run_page(fn: ExtractorFn, page: CorpusPage, html: bytes) -> PageResult:
     """Call one extractor on one page, time only that call, and score what it returned."""
     status: Literal["ok", "empty", "not_article", "failed"] = "ok"
     reason: str | None = None
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     try:
         output = fn(html, page_address(page))
     except NotAnArticle as exc:
@@ -599,6 +602,7 @@ def run_page(fn: ExtractorFn, page: CorpusPage, html: bytes) -> PageResult:
     except Exception as exc:
         output, status, reason = None, "failed", _reason(exc)
     seconds = time.perf_counter() - start
+    cpu_seconds = time.process_time() - cpu_start
     try:
         found = as_extraction(output)
     except (ValidationError, AttributeError, TypeError) as exc:
@@ -606,7 +610,9 @@ def run_page(fn: ExtractorFn, page: CorpusPage, html: bytes) -> PageResult:
         reason = f"unusable output {type(output).__name__}: {_reason(exc)}"
     if status == "ok" and not found.text.strip():
         status = "empty"
-    result = PageResult(page_id=page.id, status=status, seconds=seconds, reason=reason)
+    result = PageResult(
+        page_id=page.id, status=status, seconds=seconds, cpu_seconds=cpu_seconds, reason=reason
+    )
     if page.body is not None:
         return result.model_copy(
             update={
@@ -646,6 +652,9 @@ def summarize(
         seconds=seconds,
         pages_per_second=len(results) / seconds if seconds > 0 else None,
         ms_per_page=1000 * seconds / len(results) if results else None,
+        cpu_ms_per_page=1000 * sum(r.cpu_seconds for r in results) / len(results)
+        if results
+        else None,
         empty=sum(r.status == "empty" for r in results),
         not_articles=sum(r.status == "not_article" for r in results),
         failures=len(failed),
@@ -747,6 +756,7 @@ def render_table(report: EvalReport) -> Table:
     rows += [
         ("pages/second", [_rate(e.pages_per_second, ".1f") for e in exs]),
         ("ms/page", [_rate(e.ms_per_page, ".1f") for e in exs]),
+        ("CPU ms/page", [_rate(e.cpu_ms_per_page, ".1f") for e in exs]),
         ("empty output", [str(e.empty) for e in exs]),
         ("not an article", [str(e.not_articles) for e in exs]),
         ("failures", [str(e.failures) for e in exs]),

@@ -249,6 +249,8 @@ def test_only_the_extraction_call_is_timed() -> None:
     assert 0.06 <= ex.seconds < 1.0
     assert ex.pages_per_second == pytest.approx(3 / ex.seconds)
     assert ex.ms_per_page == pytest.approx(1000 * ex.seconds / 3)
+    assert ex.cpu_ms_per_page is not None
+    assert 0 <= ex.cpu_ms_per_page < 20  # sleeping costs no CPU
 
 
 def test_format_detection(tmp_path: Path) -> None:
@@ -342,7 +344,8 @@ def test_builtin_extractors_run_side_by_side() -> None:
     console = Console(record=True, width=120)
     console.print(render_table(report))
     text = console.export_text()
-    for label in ("newsdesk", "trafilatura", "main text f1", "author accuracy", "pages/second"):
+    labels = ("newsdesk", "trafilatura", "main text f1", "author accuracy", "CPU ms/page")
+    for label in labels:
         assert label in text
 
 
