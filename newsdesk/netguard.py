@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import time
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -153,10 +156,27 @@ def check_url(url: str, allow: HostAllowList) -> None:
         raise BlockedURL(f"address {literal} is not public", url=url)
 
 
-def resolve_public(host: str, port: int, allow: HostAllowList) -> list[tuple[Any, ...]]:
+_RESOLVER = ThreadPoolExecutor(max_workers=16, thread_name_prefix="newsdesk-dns")
+
+
+def _getaddrinfo(host: str, port: int, timeout: float | None) -> list[tuple[Any, ...]]:
+    """getaddrinfo under the caller's time limit: the C resolver has no timeout of its own
+    short of its configured retries, so it runs in a helper thread that is waited on."""
+    future = _RESOLVER.submit(
+        socket.getaddrinfo, host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
+    )
+    try:
+        return list(future.result(timeout))
+    except FutureTimeout:
+        raise httpcore.ConnectTimeout(f"resolving {host!r} took longer than {timeout:g}s") from None
+
+
+def resolve_public(
+    host: str, port: int, allow: HostAllowList, timeout: float | None = None
+) -> list[tuple[Any, ...]]:
     """getaddrinfo results the guard lets a connection use, or BlockedURL when none."""
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+        infos = _getaddrinfo(host, port, timeout)
     except (OSError, UnicodeError) as exc:
         raise httpcore.ConnectError(f"cannot resolve {host!r}: {exc}") from exc
     if host in allow:
@@ -186,15 +206,19 @@ class GuardedBackend(httpcore.NetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
-        infos = resolve_public(host, port, self._allow)
+        started = time.monotonic()
+        infos = resolve_public(host, port, self._allow, timeout)
         last: Exception | None = None
         for family, type_, proto, _, sockaddr in infos:
+            left = None if timeout is None else timeout - (time.monotonic() - started)
+            if left is not None and left <= 0:
+                raise httpcore.ConnectTimeout(f"connecting to {host!r} timed out")
             sock = socket.socket(family, type_, proto)
             try:
                 for option in socket_options or ():
                     sock.setsockopt(*option)
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                sock.settimeout(timeout)
+                sock.settimeout(left)
                 if local_address is not None:
                     sock.bind((local_address, 0))
                 sock.connect(sockaddr)

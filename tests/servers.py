@@ -13,6 +13,7 @@ recorded, so a server doubles as an SSRF canary (`connections == 0`).
 from __future__ import annotations
 
 import functools
+import socket
 import struct
 import threading
 import time
@@ -85,6 +86,10 @@ class _Server(ThreadingHTTPServer):
         pass
 
 
+class _Server6(_Server):
+    address_family = socket.AF_INET6
+
+
 class TestServer:
     """A loopback HTTP server with routes; use as a context manager."""
 
@@ -97,7 +102,8 @@ class TestServer:
         self.connections = 0
         self.lock = threading.Lock()
         self.stopping = threading.Event()
-        self._httpd = _Server((host, 0), Handler)
+        server_class = _Server6 if ":" in host else _Server
+        self._httpd = server_class((host, 0), Handler)
         self._httpd.owner = self
         self.port = self._httpd.server_address[1]
         self._thread = threading.Thread(
@@ -105,7 +111,10 @@ class TestServer:
         )
 
     def url(self, path: str = "/", host: str | None = None) -> str:
-        return f"http://{host or self.host}:{self.port}{path}"
+        name = host or self.host
+        if ":" in name and not name.startswith("["):
+            name = f"[{name}]"
+        return f"http://{name}:{self.port}{path}"
 
     def route(self, path: str, handler: Route) -> TestServer:
         self.routes[path] = handler

@@ -3,6 +3,7 @@ stop, lie about their length or send a gzip bomb."""
 
 from __future__ import annotations
 
+import threading
 import time
 import tracemalloc
 from collections.abc import Iterator
@@ -133,3 +134,23 @@ def test_fetcher_is_usable_after_a_timeout(fetcher: Fetcher) -> None:
         srv.route("/ok", respond(200, b"<html>ok</html>"))
         _timed_failure(fetcher, srv.url("/stall"))
         assert fetcher.get(srv.url("/ok")).content == b"<html>ok</html>"
+
+
+def test_hanging_name_resolution_fails_within_connect_timeout(
+    fetcher: Fetcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The C resolver has no timeout of its own; a lookup that hangs must not hold the worker."""
+    import socket
+
+    release = threading.Event()
+
+    def hanging(*args: object, **kwargs: object) -> list[object]:
+        release.wait(10)
+        raise OSError("resolver gave up")
+
+    monkeypatch.setattr(socket, "getaddrinfo", hanging)
+    try:
+        took = _timed_failure(fetcher, "http://slow-dns.test/")
+    finally:
+        release.set()
+    assert took < 1.0 + 0.5  # connect_timeout

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from newsdesk import netguard
-from newsdesk.errors import BlockedURL
+from newsdesk.errors import BlockedURL, FetchConnectError
 from newsdesk.fetch import Fetcher
 from newsdesk.settings import Settings
 from tests.servers import TestServer, redirect, respond
@@ -59,6 +59,28 @@ NOTATIONS = [
 def test_canary_is_unreachable_in_any_notation(canary: TestServer, host: str) -> None:
     with _fetcher() as fetcher, pytest.raises(BlockedURL):
         fetcher.get(f"http://{host}:{canary.port}/")
+
+
+def _has_ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _has_ipv6_loopback(), reason="no IPv6 loopback on this machine")
+@pytest.mark.parametrize(
+    "host",
+    ["[::1]", "[0:0:0:0:0:0:0:1]", "[0000::0001]", "[::1%25lo]", "localhost", "ip6-loopback"],
+)
+def test_ipv6_canary_is_unreachable(host: str) -> None:
+    with TestServer("::1") as canary:
+        canary.route("/", respond(200, b"<html>canary</html>"))
+        with _fetcher() as fetcher, pytest.raises((BlockedURL, FetchConnectError)):
+            fetcher.get(f"http://{host}:{canary.port}/")
+    assert canary.connections == 0
 
 
 def test_name_resolving_to_loopback_is_refused_at_connect_time(
