@@ -19,7 +19,7 @@ from newsdesk.search import SearchRequest, run_search
 from newsdesk.settings import Settings
 from newsdesk.sources import SourceConfig
 
-pytestmark = pytest.mark.es
+pytestmark = [pytest.mark.es, pytest.mark.usefixtures("prefect_api_url")]
 
 TITLE = "Honeymoon between Japan, U.S. leaders stands out"
 
