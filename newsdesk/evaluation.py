@@ -492,32 +492,25 @@ def trafilatura_extractor(page: bytes, url: str) -> Extraction:
     then comments, NFC) and the metadata of `trafilatura.extract_metadata(page)`; on
     extraction-dev the two agree with the separate calls on every page up to whitespace, which
     scoring ignores. Like the benchmark's own runner, no URL is passed."""
-    from trafilatura import bare_extraction
-
-    doc: Any = bare_extraction(page, with_metadata=True)
-    if doc is None:
-        return Extraction()
-    text = doc.text or ""
-    if doc.comments:
-        text = f"{text}\n{doc.comments}".strip()
-    authors = [a for a in (doc.author or "").split(";") if a.strip()]
-    return Extraction(
-        text=unicodedata.normalize("NFC", text),
-        title=doc.title,
-        authors=authors,
-        published=_parse_date(doc.date),
-    )
+    return _trafilatura(page, include_comments=True)
 
 
 def trafilatura_no_comments_extractor(page: bytes, url: str) -> Extraction:
     """trafilatura as its published evaluations run it (comments off), for comparison."""
+    return _trafilatura(page, include_comments=False)
+
+
+def _trafilatura(page: bytes, *, include_comments: bool) -> Extraction:
     from trafilatura import bare_extraction
 
-    doc: Any = bare_extraction(page, with_metadata=True, include_comments=False)
+    doc: Any = bare_extraction(page, with_metadata=True, include_comments=include_comments)
     if doc is None:
         return Extraction()
+    text = doc.text or ""
+    if include_comments and doc.comments:
+        text = f"{text}\n{doc.comments}".strip()
     return Extraction(
-        text=unicodedata.normalize("NFC", doc.text or ""),
+        text=unicodedata.normalize("NFC", text),
         title=doc.title,
         authors=[a for a in (doc.author or "").split(";") if a.strip()],
         published=_parse_date(doc.date),
