@@ -287,6 +287,29 @@ def demo() -> None:
     )
 
 
+@app.command("eval")
+@friendly_errors
+def evaluate(
+    corpus: Annotated[Path, typer.Argument(help="A corpus folder (extraction-dev or aeb format).")],
+    fmt: Annotated[str, typer.Option("--format", help="auto, extraction-dev or aeb.")] = "auto",
+    limit: Annotated[int | None, typer.Option(min=1, help="Score only the first N pages.")] = None,
+    extractor: Annotated[
+        list[str] | None, typer.Option(help="newsdesk, trafilatura, trafilatura-no-comments.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Score extraction on a corpus, side by side with plain trafilatura."""
+    from newsdesk.evaluation import render_table, run_evaluation
+
+    report = run_evaluation(
+        corpus, fmt=fmt, limit=limit, extractors=extractor or ("newsdesk", "trafilatura")
+    )
+    if as_json:
+        print(report.model_dump_json(indent=2))
+    else:
+        console.print(render_table(report))
+
+
 @es_app.command("start")
 @friendly_errors
 def es_start() -> None:
