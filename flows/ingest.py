@@ -1,23 +1,43 @@
-"""The `ingest` flow: poll feeds, then fetch, extract and index new articles in batches.
+"""The Prefect flows: poll feeds, then fetch, extract and index new articles in batches.
 
-Tasks work on batches (a feed list, a chunk of articles), never one task per article, so
-Prefect's per-task bookkeeping stays small next to the work. Network I/O, parsing and indexing
-are separate tasks so each can be retried on its own; retries happen only for transient errors.
+* `ingest` — poll every source and ingest what is new, in one run (the CLI's `newsdesk ingest`
+  and `newsdesk demo`).
+* `poll-sources` — the scheduled run of one source group: poll, find the new entries, and emit
+  one `newsdesk.feed.polled` event per source; it fetches no article pages itself.
+* `ingest-entries` — started by those events (and by `newsdesk.url.submitted` and WebSub
+  deliveries): ingest exactly the entries the event names.
+
+Tasks work on batches (a feed list, a chunk of articles), never one task per article, and the
+batches grow with the run (`newsdesk.ingest.batch_bounds`) so a run of 10,000 articles still
+creates tens of task runs. Network I/O, parsing and indexing are separate tasks; only indexing
+and the known-check retry, and only on transient errors. A per-source lock (`flows.locks`) keeps
+two runs off the same source. Every run publishes a per-source table and a markdown summary.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from flows.artifacts import publish_run_artifacts
+from flows.events import (
+    emit_article_outcomes,
+    emit_feed_polled,
+    emit_source_failing,
+    failure_streak,
+)
+from flows.locks import source_locks
+from flows.ops_settings import OpsSettings
 from newsdesk import ingest as stages
-from newsdesk.errors import is_transient
+from newsdesk.errors import ConfigError, is_transient
 from newsdesk.es_client import connect
 from newsdesk.fetch import Fetcher
 from newsdesk.index import ensure_index, refresh
+from newsdesk.ingest import RunStats, batch_bounds
 from newsdesk.models import Article, FeedEntry, Outcome, RunSummary
 from newsdesk.settings import Settings, get_settings
 from newsdesk.sources import SourceConfig, load_feeds
@@ -83,57 +103,147 @@ def index_articles(settings: Settings, articles: list[Article]) -> list[Outcome]
         client.close()
 
 
-@flow(name="ingest", log_prints=True)
-def ingest(
-    feeds_file: str | None = None,
-    sources: list[SourceConfig] | None = None,
-    allow_hosts: list[str] | None = None,
-    settings: Settings | None = None,
-) -> RunSummary:
-    """Ingest every enabled source of `feeds_file` (or the given `sources`)."""
-    logger = get_run_logger()
-    settings = settings or get_settings()
-    if sources is None:
-        feeds = load_feeds(Path(feeds_file) if feeds_file else settings.feeds_file)
-        sources = feeds.sources
-        allow_hosts = [*(allow_hosts or []), *feeds.allow_hosts]
-    if allow_hosts:
-        settings = settings.model_copy(
-            update={"allow_hosts": [*settings.allow_hosts, *allow_hosts]}
-        )
-    sources = [s for s in sources if s.enabled]
+def _with_hosts(settings: Settings, hosts: list[str]) -> Settings:
+    extra = [h for h in hosts if h not in settings.allow_hosts]
+    if not extra:
+        return settings
+    return settings.model_copy(update={"allow_hosts": [*settings.allow_hosts, *extra]})
 
+
+def _prepare_index(settings: Settings) -> None:
     client = connect(settings)
     try:
         ensure_index(client, settings)
     finally:
         client.close()
 
-    summary = RunSummary(feeds_polled=len(sources))
-    entries, feed_failures = poll_feeds(settings, sources)
-    for outcome in feed_failures:
-        summary.add(outcome)
-    summary.entries_found = len(entries)
 
-    fresh, skipped = skip_known(settings, entries)
-    for outcome in skipped:
-        summary.add(outcome)
-    for start in range(0, len(fresh), settings.batch_size):
-        batch = fresh[start : start + settings.batch_size]
-        fetched, fetch_failures = fetch_pages(settings, batch)
-        summary.fetched += len(fetched)
-        articles, extract_outcomes = extract_articles(fetched)
-        for outcome in [*fetch_failures, *extract_outcomes, *index_articles(settings, articles)]:
-            summary.add(outcome)
-
+def _refresh(settings: Settings) -> None:
     client = connect(settings)
     try:
         refresh(client, settings)
     finally:
         client.close()
-    logger.info(
-        "ingest done: %d feeds polled (%d failed), %d entries, %d fetched, "
+
+
+def _known_check(
+    settings: Settings, entries: list[FeedEntry], summary: RunSummary, stats: RunStats
+) -> list[FeedEntry]:
+    """Drop links another feed of this run already named, then those already indexed."""
+    fresh, skipped = skip_known(settings, entries)
+    for outcome in skipped:
+        summary.add(outcome)
+        stats.outcome(outcome)
+    stats.new(fresh)
+    return fresh
+
+
+def _ingest_fresh(
+    settings: Settings,
+    ops: OpsSettings,
+    fresh: list[FeedEntry],
+    summary: RunSummary,
+    stats: RunStats,
+) -> None:
+    bounds = batch_bounds(
+        len(fresh),
+        settings.batch_size,
+        max_batches=ops.max_batches,
+        max_batch_size=ops.max_batch_size,
+    )
+    for start, end in bounds:
+        fetched, fetch_failures = fetch_pages(settings, fresh[start:end])
+        summary.fetched += len(fetched)
+        stats.fetched(fetched)
+        articles, extract_outcomes = extract_articles(fetched)
+        outcomes = [*fetch_failures, *extract_outcomes, *index_articles(settings, articles)]
+        for outcome in outcomes:
+            summary.add(outcome)
+            stats.outcome(outcome)
+        if ops.article_events:
+            emit_article_outcomes(settings, outcomes, articles)
+
+
+def _poll(
+    settings: Settings,
+    ops: OpsSettings,
+    sources: list[SourceConfig],
+    summary: RunSummary,
+    stats: RunStats,
+) -> tuple[list[FeedEntry], dict[str, str]]:
+    """Poll `sources` and find their new entries; returns them and each failed feed's reason."""
+    entries, feed_failures = poll_feeds(settings, sources)
+    errors = {o.source or "": o.reason or "failed" for o in feed_failures}
+    seen: dict[str, int] = defaultdict(int)
+    for entry in entries:
+        seen[entry.source] += 1
+    for source in sources:
+        stats.feed(
+            source.name,
+            f"failed: {errors[source.name]}" if source.name in errors else "ok",
+            seen[source.name],
+        )
+    for outcome in feed_failures:
+        summary.add(outcome)
+    summary.entries_found = len(entries)
+    return _known_check(settings, entries, summary, stats), errors
+
+
+def _report_polls(
+    settings: Settings,
+    ops: OpsSettings,
+    sources: list[SourceConfig],
+    fresh: list[FeedEntry],
+    errors: dict[str, str],
+    stats: RunStats,
+    *,
+    handoff: Any,
+) -> None:
+    """One `newsdesk.feed.polled` per source; `newsdesk.source.failing` for a failure streak."""
+    logger = get_run_logger()
+    by_source: dict[str, list[FeedEntry]] = defaultdict(list)
+    for entry in fresh:
+        by_source[entry.source].append(entry)
+    for source in sources:
+        error = errors.get(source.name)
+        if error:
+            try:
+                streak = failure_streak(
+                    settings, source.name, failed_now=True, limit=ops.alert_after_failures * 2
+                )
+            except Exception as exc:  # the alert must never break ingestion
+                logger.warning("cannot read the poll history of %s: %s", source.name, exc)
+                streak = 1
+            if streak >= ops.alert_after_failures:
+                logger.error("source %s failed %d polls in a row: %s", source.name, streak, error)
+                emit_source_failing(
+                    settings, source.name, streak=streak, error=error, feed_url=str(source.url)
+                )
+        emit_feed_polled(
+            settings,
+            source.name,
+            feed_url=str(source.url),
+            new_entries=by_source.get(source.name, []),
+            entries_seen=stats.of(source.name).polled,
+            error=error,
+            handoff=handoff,
+            ops=ops,
+        )
+
+
+def _finish(
+    flow_name: str,
+    scope: str,
+    settings: Settings,
+    ops: OpsSettings,
+    summary: RunSummary,
+    stats: RunStats,
+) -> RunSummary:
+    publish_run_artifacts(flow_name, scope, summary, stats, search_url=ops.search_url)
+    get_run_logger().info(
+        "%s done: %d feeds polled (%d failed), %d entries, %d fetched, "
         "%d indexed, %d skipped, %d failed",
+        flow_name,
         summary.feeds_polled,
         summary.feeds_failed,
         summary.entries_found,
@@ -143,3 +253,83 @@ def ingest(
         summary.failed,
     )
     return summary
+
+
+@flow(name="ingest", log_prints=True)
+def ingest(
+    feeds_file: str | None = None,
+    sources: list[SourceConfig] | None = None,
+    allow_hosts: list[str] | None = None,
+    settings: Settings | None = None,
+) -> RunSummary:
+    """Ingest every enabled source of `feeds_file` (or the given `sources`) in this run."""
+    settings = settings or get_settings()
+    ops = OpsSettings()
+    if sources is None:
+        feeds = load_feeds(Path(feeds_file) if feeds_file else settings.feeds_file)
+        sources = feeds.sources
+        allow_hosts = [*(allow_hosts or []), *feeds.allow_hosts]
+    settings = _with_hosts(settings, allow_hosts or [])
+    sources = [s for s in sources if s.enabled]
+    _prepare_index(settings)
+
+    summary = RunSummary(feeds_polled=len(sources))
+    stats = RunStats()
+    with source_locks([s.name for s in sources], ops=ops):
+        fresh, errors = _poll(settings, ops, sources, summary, stats)
+        _report_polls(settings, ops, sources, fresh, errors, stats, handoff="inline")
+        _ingest_fresh(settings, ops, fresh, summary, stats)
+    _refresh(settings)
+    return _finish("ingest", "all", settings, ops, summary, stats)
+
+
+@flow(name="poll-sources", log_prints=True)
+def poll_sources(
+    group: str = "default",
+    feeds_file: str | None = None,
+    settings: Settings | None = None,
+) -> RunSummary:
+    """Poll the sources of one group and hand their new entries on as events."""
+    settings = settings or get_settings()
+    ops = OpsSettings()
+    feeds = load_feeds(Path(feeds_file) if feeds_file else settings.feeds_file)
+    settings = _with_hosts(settings, feeds.allow_hosts)
+    sources = [s for s in feeds.sources if s.enabled and s.group == group]
+    summary = RunSummary(feeds_polled=len(sources))
+    stats = RunStats()
+    if not sources:
+        get_run_logger().warning("group %s has no enabled sources", group)
+        return summary
+    _prepare_index(settings)
+    with source_locks([s.name for s in sources], ops=ops):
+        fresh, errors = _poll(settings, ops, sources, summary, stats)
+    _report_polls(settings, ops, sources, fresh, errors, stats, handoff="requested")
+    return _finish("poll-sources", group, settings, ops, summary, stats)
+
+
+@flow(name="ingest-entries", log_prints=True)
+def ingest_entries(
+    entries: list[FeedEntry],
+    feeds_file: str | None = None,
+    settings: Settings | None = None,
+) -> RunSummary:
+    """Ingest exactly `entries` (from a `newsdesk.feed.polled` or `newsdesk.url.submitted`
+    event, or a WebSub delivery)."""
+    settings = settings or get_settings()
+    ops = OpsSettings()
+    try:
+        feeds = load_feeds(Path(feeds_file) if feeds_file else settings.feeds_file)
+        settings = _with_hosts(settings, feeds.allow_hosts)
+    except ConfigError as exc:
+        get_run_logger().warning("sources file not read (%s); using settings.allow_hosts", exc)
+    _prepare_index(settings)
+    summary = RunSummary(entries_found=len(entries))
+    stats = RunStats()
+    stats.received(entries)
+    names = sorted({e.source for e in entries})
+    with source_locks(names, ops=ops):
+        fresh = _known_check(settings, entries, summary, stats)
+        _ingest_fresh(settings, ops, fresh, summary, stats)
+    _refresh(settings)
+    scope = names[0] if len(names) == 1 else "mixed"
+    return _finish("ingest-entries", scope, settings, ops, summary, stats)

@@ -10,8 +10,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from collections import Counter
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
@@ -107,7 +109,7 @@ def _known_by_source_url(client: Elasticsearch, settings: Settings, urls: list[s
     resp = client.search(
         index=settings.index_alias,
         query={"terms": {"source_url": urls}},
-        source=["source_url"],
+        source_includes=["source_url"],
         size=len(urls),
     )
     return {hit["_source"]["source_url"] for hit in resp["hits"]["hits"]}
@@ -220,3 +222,102 @@ def index_articles(
                 )
             seen.add(a.id)
     return outcomes
+
+
+def batch_bounds(
+    total: int, batch_size: int, *, max_batches: int, max_batch_size: int
+) -> list[tuple[int, int]]:
+    """(start, end) of each batch: `batch_size` items each, grown so that a large run has at
+    most `max_batches` batches (Prefect bookkeeping per task stays small next to the work),
+    but never past `max_batch_size` (memory)."""
+    if total <= 0:
+        return []
+    size = max(1, batch_size, -(-total // max(1, max_batches)))
+    size = min(size, max(1, max_batch_size))
+    return [(start, min(start + size, total)) for start in range(0, total, size)]
+
+
+_DUPLICATE_REASONS = ("already indexed", "duplicate", "same article as")
+
+
+@dataclass
+class SourceStats:
+    """One source's row in a run's report: what was polled, new, fetched, indexed or not."""
+
+    source: str
+    feed: str = "-"
+    polled: int = 0
+    new: int = 0
+    fetched: int = 0
+    indexed: int = 0
+    duplicates: int = 0
+    skipped: int = 0
+    failed: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
+
+    def row(self) -> dict[str, str | int]:
+        return {
+            "source": self.source,
+            "feed": self.feed,
+            "polled": self.polled,
+            "new": self.new,
+            "fetched": self.fetched,
+            "indexed": self.indexed,
+            "duplicates": self.duplicates,
+            "skipped": self.skipped,
+            "failed": self.failed,
+            "reasons": "; ".join(f"{r} ×{n}" for r, n in self.reasons.most_common(5)),
+        }
+
+
+class RunStats:
+    """Per-source counts of one run, fed as the stages finish."""
+
+    def __init__(self) -> None:
+        self.sources: dict[str, SourceStats] = {}
+
+    def of(self, source: str | None) -> SourceStats:
+        name = source or "unknown"
+        if name not in self.sources:
+            self.sources[name] = SourceStats(name)
+        return self.sources[name]
+
+    def feed(self, source: str, status: str, entries: int) -> None:
+        stats = self.of(source)
+        stats.feed = status
+        stats.polled += entries
+
+    def received(self, entries: Iterable[FeedEntry]) -> None:
+        """Entries handed to a run by an event rather than polled by it."""
+        for entry in entries:
+            stats = self.of(entry.source)
+            stats.feed = "event"
+            stats.polled += 1
+
+    def new(self, entries: Iterable[FeedEntry]) -> None:
+        for entry in entries:
+            self.of(entry.source).new += 1
+
+    def fetched(self, fetched: Iterable[Fetched]) -> None:
+        for entry, _ in fetched:
+            self.of(entry.source).fetched += 1
+
+    def outcome(self, outcome: Outcome) -> None:
+        if outcome.stage == "poll":
+            return
+        stats = self.of(outcome.source)
+        if outcome.status is Status.INDEXED:
+            stats.indexed += 1
+        elif outcome.status is Status.SKIPPED:
+            reason = outcome.reason or ""
+            if any(r in reason for r in _DUPLICATE_REASONS):
+                stats.duplicates += 1
+            else:
+                stats.skipped += 1
+                stats.reasons[reason or "skipped"] += 1
+        else:
+            stats.failed += 1
+            stats.reasons[f"{outcome.stage}: {outcome.reason or 'failed'}"] += 1
+
+    def rows(self) -> list[dict[str, str | int]]:
+        return [s.row() for s in sorted(self.sources.values(), key=lambda s: s.source)]
