@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -213,10 +216,10 @@ def _es_health(ctx: AppContext) -> EsHealth:
     health = EsHealth(reachable=False, index=ctx.settings.index_alias)
     try:
         client = ctx.client()
-        info = client.info()
-        health.version = str(info["version"]["number"])
-        health.reachable = True
         health.cluster_status = str(client.cluster.health()["status"])
+        health.reachable = True
+        nodes = client.nodes.info(node_id="_local", filter_path="nodes.*.version")
+        health.version = next((str(n["version"]) for n in nodes["nodes"].values()), None)
         health.documents = int(
             client.options(ignore_status=404).count(index=ctx.settings.index_alias).get("count", 0)
         )
@@ -349,3 +352,29 @@ def create_app(
     app.mount("/static", static_files(), name="static")
     app.add_middleware(_security_headers)
     return app
+
+
+@contextmanager
+def serving(app: FastAPI, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """Run `app` with uvicorn in a background thread; yields its base URL. For tests, the
+    benchmark and embedding; `newsdesk api` runs uvicorn in the foreground instead."""
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    config = uvicorn.Config(app, log_level="warning", ws="none", lifespan="on", access_log=False)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the API server did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://{host}:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()

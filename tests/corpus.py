@@ -15,15 +15,25 @@ bulk stream and refreshes once.
 from __future__ import annotations
 
 import random
+import shutil
+import tempfile
+import uuid
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from elasticsearch import Elasticsearch
 from elasticsearch.helpers import streaming_bulk
 
-from newsdesk.models import Article, Author, Dateline, Entity, Quote, Section
+from newsdesk.es_client import connect
+from newsdesk.index import ensure_index
+from newsdesk.models import Article, Author, Dateline, Entity, Quote, Section, Status
+from newsdesk.settings import Settings
 from newsdesk.urls import article_id
+from newsdesk.writer import write_articles
 
 SOURCES = [
     ("harbour-times", "en", "harbourtimes.example"),
@@ -391,3 +401,52 @@ def bulk_load(client: Elasticsearch, index: str, docs: Iterable[dict[str, Any]])
         client.indices.put_settings(index=index, settings={"index": {"refresh_interval": "1s"}})
     client.indices.refresh(index=index)
     return loaded
+
+
+# --- An indexed corpus for a test module ---------------------------------------------------
+
+
+@dataclass
+class CorpusIndex:
+    settings: Settings
+    client: Elasticsearch
+    articles: list[Article]
+
+    def by_id(self) -> dict[str, Article]:
+        return {a.id: a for a in self.articles}
+
+
+def scratch_settings(es_url: str, data_dir: Path, label: str = "corpus") -> Settings:
+    return Settings(
+        es_url=es_url,
+        index_alias=f"t-{label}-{uuid.uuid4().hex[:10]}",
+        data_dir=data_dir,
+        allow_hosts=["127.0.0.1"],
+    )
+
+
+def drop_index(client: Elasticsearch, settings: Settings) -> None:
+    client.options(ignore_status=404).indices.delete(index=settings.index_name)
+    client.options(ignore_status=404).indices.delete_index_template(
+        name=f"{settings.index_alias}-template"
+    )
+
+
+@contextmanager
+def indexed_corpus(es_url: str, articles: list[Article] | None = None) -> Iterator[CorpusIndex]:
+    """`articles` (default `build_corpus()`) in an index of their own, removed afterwards."""
+    data_dir = Path(tempfile.mkdtemp(prefix="newsdesk-corpus-"))
+    settings = scratch_settings(es_url, data_dir)
+    client = connect(settings)
+    corpus = build_corpus() if articles is None else articles
+    try:
+        ensure_index(client, settings)
+        outcomes = write_articles(client, settings, corpus)
+        failed = [o for o in outcomes if o.status is not Status.INDEXED]
+        assert not failed, failed[:3]
+        client.indices.refresh(index=settings.index_alias)
+        yield CorpusIndex(settings=settings, client=client, articles=corpus)
+    finally:
+        drop_index(client, settings)
+        client.close()
+        shutil.rmtree(data_dir, ignore_errors=True)
