@@ -15,12 +15,13 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import repeat
 from urllib.parse import urlsplit
 
 from elasticsearch import Elasticsearch
 
 from extractors import extract_article
-from newsdesk.errors import NewsdeskError
+from newsdesk.errors import NewsdeskError, NotAnArticle
 from newsdesk.feeds import parse_feed
 from newsdesk.fetch import (
     DEFAULT_ACCEPT,
@@ -31,6 +32,7 @@ from newsdesk.fetch import (
 )
 from newsdesk.index import existing_ids
 from newsdesk.models import Article, FeedEntry, Outcome, Status
+from newsdesk.parallel import Extracted, ExtractionPool, PageJob
 from newsdesk.settings import Settings
 from newsdesk.sources import SourceConfig
 from newsdesk.urls import article_id, normalize_url
@@ -158,16 +160,26 @@ def _identity_url(link: str, canonical: str | None) -> str:
     return link
 
 
-def build_article(entry: FeedEntry, page: FetchedPage) -> Article | Outcome:
-    """Extract one fetched page into an Article, or the Outcome that says why not."""
+def _extract_fields(page: FetchedPage) -> Extracted:
     try:
-        fields = extract_article(page.content, page.url, charset=page.charset)
+        return extract_article(page.content, page.url, charset=page.charset)
     except NewsdeskError as exc:
+        return NotAnArticle(exc.reason, url=page.url)
+
+
+def build_article(
+    entry: FeedEntry, page: FetchedPage, fields: Extracted | None = None
+) -> Article | Outcome:
+    """Extract one fetched page into an Article, or the Outcome that says why not. `fields`
+    is the page's extraction when it was done elsewhere (an `ExtractionPool` worker)."""
+    if fields is None:
+        fields = _extract_fields(page)
+    if isinstance(fields, NotAnArticle):
         return Outcome(
             url=entry.link,
             status=Status.SKIPPED,
             stage="extract",
-            reason=exc.reason,
+            reason=fields.reason,
             source=entry.source,
         )
     if fields.published_at is None and entry.published is not None:
@@ -187,11 +199,18 @@ def build_article(entry: FeedEntry, page: FetchedPage) -> Article | Outcome:
     return Article.model_validate(data)
 
 
-def extract_pages(fetched: list[Fetched]) -> tuple[list[Article], list[Outcome]]:
+def extract_pages(
+    fetched: list[Fetched], pool: ExtractionPool | None = None
+) -> tuple[list[Article], list[Outcome]]:
+    """Articles from fetched pages; with `pool` the extraction runs in its worker processes,
+    on every core, while the assembly of each Article stays here."""
+    extracted: Iterable[Extracted | None] = repeat(None)
+    if pool is not None:
+        extracted = pool.extract(PageJob(p.content, p.url, p.charset) for _, p in fetched)
     articles: list[Article] = []
     outcomes: list[Outcome] = []
-    for entry, page in fetched:
-        result = build_article(entry, page)
+    for (entry, page), fields in zip(fetched, extracted, strict=False):
+        result = build_article(entry, page, fields)
         if isinstance(result, Outcome):
             outcomes.append(result)
         else:
