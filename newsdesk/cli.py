@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from newsdesk import cli_ops
 from newsdesk.errors import NewsdeskError
 from newsdesk.models import RunSummary
 from newsdesk.search import SearchRequest, SearchResult
@@ -582,6 +583,10 @@ def api(
     settings = get_settings()
     console.print(f"newsdesk on http://{host}:{port}/ (API docs at /docs)")
     uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+
+
+# Operations (up/down/status/serve/deploy/automations/websub) live in newsdesk.cli_ops.
+cli_ops.register(app)
 
 
 def main() -> None:
