@@ -77,6 +77,7 @@ def emit_feed_polled(
     not_modified: bool = False,
     error: str | None = None,
     handoff: Handoff = "requested",
+    via: Literal["poll", "websub"] = "poll",
     ops: OpsSettings | None = None,
 ) -> int:
     """One `newsdesk.feed.polled` event per chunk of new entries (one event when none).
@@ -92,6 +93,7 @@ def emit_feed_polled(
             resource=source_resource(settings, source, **{INGEST_LABEL: handoff}),
             payload={
                 "feed_url": feed_url,
+                "via": via,
                 "entries_seen": entries_seen,
                 "new": len(new_entries),
                 "new_entries": [entry_payload(e) for e in chunk],
