@@ -39,6 +39,7 @@ from newsdesk.fetch import Fetcher
 from newsdesk.index import ensure_index, refresh
 from newsdesk.ingest import RunStats, batch_bounds
 from newsdesk.models import Article, FeedEntry, Outcome, RunSummary
+from newsdesk.parallel import shared_pool
 from newsdesk.settings import Settings, get_settings
 from newsdesk.sources import SourceConfig, load_feeds
 
@@ -91,7 +92,7 @@ def fetch_pages(settings: Settings, entries: list[FeedEntry]) -> tuple[list[Any]
 
 @task(name="extract-articles", cache_policy=NO_CACHE)
 def extract_articles(fetched: list[Any]) -> tuple[list[Article], list[Outcome]]:
-    return stages.extract_pages(fetched)
+    return stages.extract_pages(fetched, shared_pool())
 
 
 @task(name="index-articles", cache_policy=NO_CACHE, retries=3, retry_condition_fn=_retry_transient)
