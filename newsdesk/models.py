@@ -87,6 +87,10 @@ class ArticleFields(_Model):
     entities: list[Entity] = Field(default_factory=list)
     content_hash: str | None = None
     simhash: str | None = None
+    simhash_bands: list[str] = Field(
+        default_factory=list,
+        description="MinHash LSH band keys: near duplicates share bands (extractors.fingerprint).",
+    )
     cluster_id: str | None = None
     provenance: dict[str, str] = Field(default_factory=dict)
 
@@ -129,6 +133,9 @@ class Outcome(_Model):
     reason: str | None = None
     article_id: str | None = None
     source: str | None = None
+    transient: bool = Field(
+        default=False, description="A later attempt may succeed: retried, then dead-lettered."
+    )
 
 
 class RunSummary(_Model):
