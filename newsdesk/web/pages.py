@@ -259,6 +259,8 @@ def article_page(request: Request, article_id: str) -> Response:
             "fields": {k: v for k, v in fields.items() if v not in (None, [], {}, "")},
             "params": Params(request),
             "hint": syntax_hint(),
+            "prefixes": FIELD_PREFIXES,
+            "sorts": SORTS,
             "back": request.headers.get("referer", ""),
         },
     )
