@@ -1,0 +1,333 @@
+"""Figures 4 and 5: `ingest` of the whole synthetic site into a fresh index, then again.
+
+The site runs in its own process on 127.0.0.1; Elasticsearch and a real Prefect server are
+started for the run (or named by `NEWSDESK_ES_URL` / `PREFECT_API_URL`). Each ingest runs the
+Prefect flow `flows.ingest.ingest` in a child process of its own, so its peak RSS is the
+ingest's alone (worker processes are measured apart). Inside the child the pipeline's stage
+functions (`newsdesk.ingest.*`, which the flow's tasks call) are timed; the flow's wall time
+minus the time inside them is what Prefect and the flow's glue cost (task and flow run
+bookkeeping, events, locks, artifacts). `--direct` also runs the same stages without Prefect.
+
+Figure 5 (re-poll) is the second ingest of the unchanged site into the same index: its wall
+time against the first, and the number of article pages the site served during it (must be 0).
+
+    uv run python -m bench.end_to_end --articles 10000 --feeds 50
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from functools import wraps
+from typing import Any
+
+from bench.results import OUT, Machine, append, command, say, table, verdict
+from bench.services import bench_settings, drop_index, elasticsearch, prefect_api
+from bench.site import ServedSite, SiteSpec, expected_counts, serve
+from newsdesk.settings import Settings
+
+STAGES = ("poll_source", "split_known", "fetch_pages", "extract_pages", "index_articles")
+
+
+# --- the child: one ingest, measured ---------------------------------------------------------
+
+
+def _timed_stages() -> dict[str, float]:
+    """Wrap the stage functions the flow's tasks call; returns the live seconds per stage."""
+    from newsdesk import ingest as stages
+
+    spent = dict.fromkeys(STAGES, 0.0)
+
+    def wrap(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        @wraps(fn)
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[name] += time.perf_counter() - start
+
+        return timed
+
+    for name in STAGES:
+        setattr(stages, name, wrap(name, getattr(stages, name)))
+    return spent
+
+
+def _sources(feed_urls: list[str]) -> list[Any]:
+    from newsdesk.sources import SourceConfig
+
+    return [
+        SourceConfig.model_validate({"name": f"desk-{k:03d}", "url": url})
+        for k, url in enumerate(feed_urls)
+    ]
+
+
+def _direct(settings: Settings, feed_urls: list[str]) -> dict[str, int]:
+    """The flow's stages called in order without Prefect (same batching as the flow's)."""
+    from flows.ops_settings import OpsSettings
+    from newsdesk import ingest as stages
+    from newsdesk.es_client import connect
+    from newsdesk.fetch import Fetcher
+    from newsdesk.index import ensure_index, refresh
+    from newsdesk.parallel import shared_pool
+
+    ops = OpsSettings()
+    client = connect(settings)
+    counts = {"indexed": 0, "entries": 0, "fetched": 0}
+    try:
+        ensure_index(client, settings)
+        with Fetcher(settings) as fetcher:
+            entries = []
+            for source in _sources(feed_urls):
+                found, _ = stages.poll_source(fetcher, source)
+                entries.extend(found)
+            counts["entries"] = len(entries)
+            unique, _ = stages.dedupe_entries(entries)
+            fresh, _ = stages.split_known(client, settings, unique)
+            bounds = stages.batch_bounds(
+                len(fresh),
+                settings.batch_size,
+                max_batches=ops.max_batches,
+                max_batch_size=ops.max_batch_size,
+            )
+            for start, end in bounds:
+                fetched, _ = stages.fetch_pages(
+                    fetcher, fresh[start:end], concurrency=settings.fetch_concurrency
+                )
+                counts["fetched"] += len(fetched)
+                articles, _ = stages.extract_pages(fetched, shared_pool())
+                outcomes = stages.index_articles(client, settings, articles)
+                counts["indexed"] += sum(o.status == "indexed" for o in outcomes)
+        refresh(client, settings)
+    finally:
+        client.close()
+    return counts
+
+
+def child(config: dict[str, Any]) -> dict[str, Any]:
+    settings = Settings.model_validate(config["settings"])
+    spent = _timed_stages()
+    from newsdesk import parallel
+
+    start = time.perf_counter()
+    if config["mode"] == "direct":
+        counts = _direct(settings, config["feeds"])
+    else:
+        from flows.ingest import ingest
+
+        summary = ingest(sources=_sources(config["feeds"]), settings=settings)
+        counts = {
+            "entries": summary.entries_found,
+            "fetched": summary.fetched,
+            "indexed": summary.indexed,
+            "skipped": summary.skipped,
+            "failed": summary.failed,
+            "feeds_failed": summary.feeds_failed,
+        }
+    wall = time.perf_counter() - start
+    if parallel._shared is not None:
+        parallel._shared.close()
+    from newsdesk.es_client import connect
+
+    client = connect(settings)
+    try:
+        client.indices.refresh(index=settings.index_alias)
+        counts["in_index"] = int(client.count(index=settings.index_alias)["count"])
+    finally:
+        client.close()
+    return {
+        "mode": config["mode"],
+        "wall": wall,
+        "stages": spent,
+        "counts": counts,
+        "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "worker_max_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+    }
+
+
+# --- the parent: services, runs, report ------------------------------------------------------
+
+
+def run_ingest(
+    settings: Settings, site: ServedSite, api_url: str, mode: str = "flow"
+) -> dict[str, Any]:
+    """One ingest in a child process; adds the article pages the site served meanwhile."""
+    config = {
+        "mode": mode,
+        "settings": json.loads(settings.model_dump_json()),
+        "feeds": site.feed_urls(),
+    }
+    env = {
+        **os.environ,
+        "PREFECT_API_URL": api_url,
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+    }
+    served = site.pages_served()
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.end_to_end", "--child", json.dumps(config)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"ingest child failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    result["pages_served"] = site.pages_served() - served
+    return result
+
+
+def measure(spec: SiteSpec, *, direct: bool, pool_pages: int) -> dict[str, Any]:
+    expected = expected_counts(spec)
+    out: dict[str, Any] = {"spec": spec.__dict__, "expected": expected.__dict__}
+    with elasticsearch() as es_url, prefect_api() as api_url, serve(spec) as site:
+        settings = bench_settings(es_url)
+        try:
+            say(f"first ingest of {spec.articles} pages")
+            out["first"] = run_ingest(settings, site, api_url)
+            say(f"first: {out['first']['wall']:.1f}s; re-poll")
+            out["repoll"] = run_ingest(settings, site, api_url)
+        finally:
+            drop_index(settings)
+        if direct:
+            plain = bench_settings(es_url)
+            try:
+                say("the same stages without Prefect")
+                out["direct"] = run_ingest(plain, site, api_url, mode="direct")
+            finally:
+                drop_index(plain)
+    if pool_pages:
+        from bench.extraction import all_cores, site_pages
+
+        say(f"figure 2 on {pool_pages} pages of the same site, for the ratio")
+        out["pool"] = all_cores(site_pages(pool_pages, spec.seed), 1, os.cpu_count() or 1)
+    return out
+
+
+def _report(res: dict[str, Any], machine: Machine, cmd: str) -> str:
+    first, repoll, spec = res["first"], res["repoll"], res["spec"]
+    exp = res["expected"]
+    rate = first["counts"]["indexed"] / first["wall"]
+    in_stages = sum(first["stages"].values())
+    bookkeeping = max(0.0, first["wall"] - in_stages) / first["wall"]
+    lines = [
+        machine.line(),
+        "",
+        f"Command: `{cmd}`",
+        "",
+        f"Site: {spec['articles']} pages across {spec['feeds']} feeds (seed {spec['seed']}); "
+        f"expected {exp['entries']} feed entries, {exp['cross_posts']} cross-posted links, "
+        f"{exp['broken']} 404s, {exp['galleries']} galleries, {exp['syndicated']} syndicated "
+        f"copies, {exp['updates']} near-duplicate updates.",
+        "",
+        "Figure 4 — first `ingest` (Prefect flow, fresh index):",
+        "",
+        table(
+            ["", "value"],
+            [
+                ["wall time (s)", first["wall"]],
+                ["counts", json.dumps(first["counts"])],
+                ["articles/second", rate],
+                ["time inside the stage functions (s)", in_stages],
+                *[[f"  {k}", v] for k, v in first["stages"].items()],
+                [
+                    "Prefect + flow glue (wall − stages)",
+                    f"{100 * bookkeeping:.1f}% ({verdict(bookkeeping, 0.05, above=False)}, "
+                    "target < 5%)",
+                ],
+                [
+                    "peak RSS of the ingest process (MB)",
+                    f"{first['max_rss_mb']:.0f} ({verdict(first['max_rss_mb'], 1024, above=False)}"
+                    ", target < 1 GB)",
+                ],
+                ["peak RSS of one extraction worker (MB)", first["worker_max_rss_mb"]],
+            ],
+        ),
+    ]
+    if "pool" in res:
+        pool_rate = res["pool"]["pool_pps"]
+        share = rate / pool_rate
+        lines += [
+            "",
+            f"Against figure 2 measured in this run on {res['pool']['pages']} pages of the same "
+            f"site: pool {pool_rate:.1f} pages/s, so ingest runs at {100 * share:.0f}% of it "
+            f"({verdict(share, 0.7)}, target ≥ 70%).",
+        ]
+    if "direct" in res:
+        d = res["direct"]
+        lines += [
+            "",
+            f"The same stages without Prefect: {d['wall']:.1f} s for {d['counts']['indexed']} "
+            f"articles ({d['counts']['indexed'] / d['wall']:.1f}/s); flow / direct = "
+            f"{first['wall'] / d['wall']:.2f}.",
+        ]
+    share5 = repoll["wall"] / first["wall"]
+    lines += [
+        "",
+        "Figure 5 — re-poll of the unchanged site into the same index:",
+        "",
+        table(
+            ["", "value"],
+            [
+                ["wall time (s)", repoll["wall"]],
+                [
+                    "share of the first run",
+                    f"{100 * share5:.1f}% ({verdict(share5, 0.05, above=False)}, target < 5%)",
+                ],
+                [
+                    "article pages fetched",
+                    f"{repoll['pages_served']} "
+                    f"({'**met**' if repoll['pages_served'] == 0 else '**missed**'}, target 0)",
+                ],
+                ["counts", json.dumps(repoll["counts"])],
+                *[[f"  {k}", v] for k, v in repoll["stages"].items()],
+            ],
+        ),
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    argv = list(argv) if argv is not None else sys.argv[1:]
+    if argv[:1] == ["--child"]:
+        print(json.dumps(child(json.loads(argv[1]))))
+        return {}
+    parser = argparse.ArgumentParser(prog="python -m bench.end_to_end", description=__doc__)
+    parser.add_argument("--articles", type=int, default=10_000)
+    parser.add_argument("--feeds", type=int, default=50)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--direct", action="store_true", help="also run without Prefect")
+    parser.add_argument("--pool-pages", type=int, default=200)
+    parser.add_argument("--results", default=None)
+    parser.add_argument("--no-record", action="store_true")
+    args = parser.parse_args(argv)
+    spec = SiteSpec(articles=args.articles, feeds=args.feeds, seed=args.seed)
+    machine = Machine()
+    res = measure(spec, direct=args.direct, pool_pages=args.pool_pages)
+    machine.stop()
+    report = _report(res, machine, command("bench.end_to_end", argv))
+    print(report)
+    if not args.no_record:
+        from pathlib import Path
+
+        append(
+            f"Figures 4–5: end to end and re-poll ({spec.articles} pages)",
+            report,
+            Path(args.results) if args.results else None,
+        )
+        OUT.mkdir(exist_ok=True)
+        (OUT / f"end_to_end-{spec.articles}.json").write_text(json.dumps(res, indent=1))
+    return res
+
+
+if __name__ == "__main__":
+    main()
