@@ -219,4 +219,10 @@ class RobotsPolicy:
                 host.next_start = start + delay
             if start > now:
                 self._sleep(start - now)
-            yield
+            try:
+                yield
+            finally:
+                # Spacing also counts from the end of this request, so the host sees the gap
+                # even when this request was slow to arrive (a new connection, a busy client).
+                with host.lock:
+                    host.next_start = max(host.next_start, self._clock() + delay)
