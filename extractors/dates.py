@@ -1,0 +1,167 @@
+"""Publication and modification dates, as timezone-aware datetimes.
+
+Sources in order: JSON-LD, meta tags, `<time>`/itemprop markup, the URL, then htmldate's
+search of the visible text (published date only). The first three usually carry a time and an
+offset, which is kept as the page states it; a date without a time is midnight, and a time
+without an offset is taken as UTC. Dates before 1990 or more than a day in the future (time
+zone slack) are rejected as template placeholders or parse errors.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from dateutil.parser import ParserError
+from dateutil.parser import parse as dateutil_parse
+from htmldate import find_date
+
+from extractors.jsonld import text_of
+from extractors.page import Found, Page, clean_text
+
+EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
+
+PUBLISHED_META = (
+    "article:published_time",
+    "og:article:published_time",
+    "og:published_time",
+    "datepublished",
+    "article.published",
+    "pubdate",
+    "publishdate",
+    "publish-date",
+    "publish_date",
+    "publication_date",
+    "published_time",
+    "date_published",
+    "sailthru.date",
+    "parsely-pub-date",
+    "article_date_original",
+    "cxenseparse:recs:publishtime",
+    "citation_publication_date",
+    "dc.date.issued",
+    "dcterms.issued",
+    "dc.date.created",
+    "dcterms.created",
+    "dc.date",
+    "dcterms.date",
+    "date",
+    "originalpublicationdate",
+)
+MODIFIED_META = (
+    "article:modified_time",
+    "og:updated_time",
+    "datemodified",
+    "article.updated",
+    "modified_time",
+    "dc.date.modified",
+    "dcterms.modified",
+    "last-modified",
+    "lastmod",
+)
+_URL_DATE = re.compile(
+    r"/((?:19|20)\d\d)[/_-]?(0[1-9]|1[0-2])[/_-]?(0[1-9]|[12]\d|3[01])(?:/|[_-]|\.|$)"
+)
+_ISO_PREFIX = re.compile(r"^\d{4}-\d\d-\d\d")
+
+
+def parse_datetime(value: str | None) -> datetime | None:
+    """A datetime from a machine-readable (ISO 8601) or common English date string."""
+    text = clean_text(value)
+    if not text or len(text) > 64:
+        return None
+    parsed: datetime | None = None
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        try:
+            parsed = dateutil_parse(text, default=datetime(2000, 1, 1))
+        except (ParserError, ValueError, OverflowError):
+            return None
+        if not _ISO_PREFIX.match(text) and not re.search(r"(19|20)\d\d", text):
+            return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed if _plausible(parsed) else None
+
+
+def _plausible(value: datetime) -> bool:
+    return EARLIEST <= value <= datetime.now(UTC) + timedelta(days=1)
+
+
+def _from_jsonld(page: Page, key: str) -> datetime | None:
+    return parse_datetime(text_of(page.ld(key)))
+
+
+def _from_meta(page: Page, keys: tuple[str, ...]) -> Found[datetime] | None:
+    for key in keys:
+        for value in page.meta.get(key, []):
+            parsed = parse_datetime(value)
+            if parsed:
+                return Found(parsed, f"meta:{key}")
+    return None
+
+
+def _from_markup(page: Page, xpath: str) -> datetime | None:
+    for element in page.tree.xpath(xpath):
+        for value in (element.get("datetime"), element.get("content"), element.text_content()):
+            parsed = parse_datetime(value)
+            if parsed:
+                return parsed
+    return None
+
+
+def _from_url(url: str) -> datetime | None:
+    match = _URL_DATE.search(url)
+    if not match:
+        return None
+    try:
+        year, month, day = (int(g) for g in match.groups())
+        value = datetime(year, month, day, tzinfo=UTC)
+    except ValueError:
+        return None
+    return value if _plausible(value) else None
+
+
+def _from_text(page: Page) -> datetime | None:
+    found = find_date(
+        page.tree,
+        extensive_search=True,
+        original_date=True,
+        outputformat="%Y-%m-%d",
+        url=page.url or None,
+        min_date=EARLIEST.replace(tzinfo=None),
+    )
+    return parse_datetime(found) if found else None
+
+
+def extract_published(page: Page) -> Found[datetime] | None:
+    if value := _from_jsonld(page, "datePublished") or _from_jsonld(page, "dateCreated"):
+        return Found(value, "json-ld")
+    if found := _from_meta(page, PUBLISHED_META):
+        return found
+    if value := _from_markup(
+        page,
+        '//*[@itemprop="datePublished" and not(self::meta)] | //time[@pubdate]'
+        ' | //article//time[@datetime] | //time[@datetime][contains(@class, "publish")]',
+    ):
+        return Found(value, "time-element")
+    if value := _from_url(page.url):
+        return Found(value, "url")
+    if value := _from_text(page):
+        return Found(value, "htmldate")
+    return None
+
+
+def extract_modified(page: Page) -> Found[datetime] | None:
+    if value := _from_jsonld(page, "dateModified"):
+        return Found(value, "json-ld")
+    if found := _from_meta(page, MODIFIED_META):
+        return found
+    if value := _from_markup(
+        page,
+        '//*[@itemprop="dateModified" and not(self::meta)]'
+        ' | //time[@datetime][contains(@class, "updated") or contains(@class, "modified")]',
+    ):
+        return Found(value, "time-element")
+    return None
