@@ -7,22 +7,23 @@ The Prefect flow in `flows/ingest.py` only composes these.
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import re
 from collections import Counter
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import repeat
 from urllib.parse import urlsplit
 
 from elasticsearch import Elasticsearch
 
 from extractors import extract_article
+from extractors.fingerprint import fingerprint
+from newsdesk import deadletter
+from newsdesk.archive import ArchiveUnavailable, WarcArchive, archive_page, shared_archive
+from newsdesk.clusters import assign_clusters
 from newsdesk.errors import NewsdeskError, NotAnArticle
-from newsdesk.feeds import parse_feed
 from newsdesk.fetch import (
     DEFAULT_ACCEPT,
     FetchedPage,
@@ -30,12 +31,14 @@ from newsdesk.fetch import (
     fetch_with_retries,
     require_html,
 )
-from newsdesk.index import existing_ids
+from newsdesk.index import existing_ids, refresh
 from newsdesk.models import Article, FeedEntry, Outcome, Status
 from newsdesk.parallel import Extracted, ExtractionPool, PageJob
+from newsdesk.polling import PollResult, apply_poll, poll
 from newsdesk.settings import Settings
+from newsdesk.source_state import add_articles, load_states, save_states
 from newsdesk.sources import SourceConfig
-from newsdesk.urls import article_id, normalize_url
+from newsdesk.urls import article_id, normalize_url, same_site
 from newsdesk.writer import write_articles
 
 log = logging.getLogger(__name__)
@@ -44,17 +47,63 @@ Fetched = tuple[FeedEntry, FetchedPage]
 
 
 def poll_source(fetcher: Fetcher, source: SourceConfig) -> tuple[list[FeedEntry], Outcome | None]:
-    """Fetch and parse one feed; a failure becomes the feed's Outcome, never an exception."""
-    url = str(source.url)
-    try:
-        page = fetch_with_retries(fetcher, url)
-        entries = parse_feed(page.content, feed_url=page.url, source=source.name)
-    except NewsdeskError as exc:
-        log.warning("feed %s failed: %s", source.name, exc.reason)
-        return [], Outcome(
-            url=url, status=Status.FAILED, stage="poll", reason=exc.reason, source=source.name
-        )
-    return entries, None
+    """Fetch and parse one feed without stored state; a failure becomes the feed's Outcome."""
+    result = poll(fetcher, source)
+    return result.entries, result.failure
+
+
+def poll_sources(
+    client: Elasticsearch, fetcher: Fetcher, settings: Settings, sources: list[SourceConfig]
+) -> list[PollResult]:
+    """Poll each source with its stored validators (conditional GET, then the body hash), and
+    archive every response. The sources' new state is stored later by `record_polls`."""
+    states = load_states(client, settings, [s.name for s in sources])
+    archive = shared_archive(settings)
+    return [poll(fetcher, s, states.get(s.name), archive=archive) for s in sources]
+
+
+def record_polls(
+    client: Elasticsearch,
+    settings: Settings,
+    sources: list[SourceConfig],
+    polls: list[PollResult],
+    fresh: list[FeedEntry],
+    *,
+    lease: timedelta | None = None,
+    now: datetime | None = None,
+) -> list[FeedEntry]:
+    """Queue the polls' new entries, *then* store the sources' new state (validators, adaptive
+    interval, counts), so a run that dies later cannot lose entries behind a 304. Returns the
+    backlog of these sources still to ingest: entries to retry, and pending ones older than
+    `lease` (default `NEWSDESK_RETRY_PENDING_LEASE_MINUTES`) whose run presumably died."""
+    deadletter.queue_pending(client, settings, fresh, now)
+    by_name = {s.name: s for s in sources}
+    states = load_states(client, settings, by_name)
+    new = Counter(e.source for e in fresh)
+    save_states(
+        client,
+        settings,
+        [
+            apply_poll(by_name[p.source], states.get(p.source), p, new[p.source])
+            for p in polls
+            if p.source in by_name
+        ],
+    )
+    if lease is None:
+        lease = timedelta(minutes=deadletter.RetrySettings().pending_lease_minutes)
+    backlog = deadletter.claim_backlog(
+        client,
+        settings,
+        [p.source for p in polls],
+        lease=lease,
+        now=now,
+        exclude={article_id(e.link) for e in fresh},
+    )
+    if not backlog:
+        return []
+    waiting, done = split_known(client, settings, dedupe_entries(backlog)[0])
+    deadletter.forget(client, settings, [article_id(o.url) for o in done])
+    return waiting
 
 
 def dedupe_entries(entries: Iterable[FeedEntry]) -> tuple[list[FeedEntry], list[Outcome]]:
@@ -80,9 +129,15 @@ def dedupe_entries(entries: Iterable[FeedEntry]) -> tuple[list[FeedEntry], list[
 
 
 def split_known(
-    client: Elasticsearch, settings: Settings, entries: list[FeedEntry]
+    client: Elasticsearch,
+    settings: Settings,
+    entries: list[FeedEntry],
+    *,
+    include_dead: bool = False,
 ) -> tuple[list[FeedEntry], list[Outcome]]:
-    """Drop entries whose article is already indexed, asking the index for all ids at once."""
+    """Drop entries whose article is already indexed, asking the index for all ids at once,
+    and (unless `include_dead`) links dead-lettered before, so a 404 is not fetched again on
+    every poll; `newsdesk failures retry` is the way to try those again."""
     ids = {article_id(e.link): e for e in entries}
     known = existing_ids(client, settings, list(ids))
     known |= _known_by_source_url(client, settings, [normalize_url(e.link) for e in entries])
@@ -101,7 +156,28 @@ def split_known(
             )
         else:
             fresh.append(entry)
-    return fresh, skipped
+    if include_dead or not fresh:
+        return fresh, skipped
+    dead = deadletter.dead_ids(client, settings, [article_id(e.link) for e in fresh])
+    if not dead:
+        return fresh, skipped
+    alive = []
+    for entry in fresh:
+        letter = dead.get(article_id(entry.link))
+        if letter is None:
+            alive.append(entry)
+            continue
+        skipped.append(
+            Outcome(
+                url=entry.link,
+                status=Status.SKIPPED,
+                stage="fetch",
+                reason=f"dead-lettered after {letter.attempts} attempt(s): {letter.reason}",
+                article_id=letter.id,
+                source=entry.source,
+            )
+        )
+    return alive, skipped
 
 
 def _known_by_source_url(client: Elasticsearch, settings: Settings, urls: list[str]) -> set[str]:
@@ -117,9 +193,16 @@ def _known_by_source_url(client: Elasticsearch, settings: Settings, urls: list[s
     return {hit["_source"]["source_url"] for hit in resp["hits"]["hits"]}
 
 
-def _fetch_one(fetcher: Fetcher, entry: FeedEntry) -> FetchedPage | Outcome:
+def _fetch_one(
+    fetcher: Fetcher, entry: FeedEntry, archive: WarcArchive | None
+) -> FetchedPage | Outcome:
+    """Fetch one page and archive the response, HTML or not (ArchiveUnavailable, raised when
+    the archive is full and its policy is `stop`, stops the batch)."""
     try:
-        return require_html(fetch_with_retries(fetcher, entry.link, accept=DEFAULT_ACCEPT))
+        page = fetch_with_retries(fetcher, entry.link, accept=DEFAULT_ACCEPT)
+        return require_html(archive_page(archive, page))
+    except ArchiveUnavailable:
+        raise
     except NewsdeskError as exc:
         return Outcome(
             url=entry.link,
@@ -127,6 +210,7 @@ def _fetch_one(fetcher: Fetcher, entry: FeedEntry) -> FetchedPage | Outcome:
             stage="fetch",
             reason=exc.reason,
             source=entry.source,
+            transient=exc.transient,
         )
 
 
@@ -135,9 +219,10 @@ def fetch_pages(
 ) -> tuple[list[Fetched], list[Outcome]]:
     fetched: list[Fetched] = []
     failed: list[Outcome] = []
+    archive = shared_archive(fetcher.settings)
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
         for entry, result in zip(
-            entries, pool.map(lambda e: _fetch_one(fetcher, e), entries), strict=True
+            entries, pool.map(lambda e: _fetch_one(fetcher, e, archive), entries), strict=True
         ):
             if isinstance(result, Outcome):
                 failed.append(result)
@@ -146,18 +231,19 @@ def fetch_pages(
     return fetched, failed
 
 
-_SPACE = re.compile(r"\s+")
-
-
-def content_hash(text: str) -> str:
-    return hashlib.sha256(_SPACE.sub(" ", text).strip().lower().encode("utf-8")).hexdigest()
-
-
 def _identity_url(link: str, canonical: str | None) -> str:
-    """The page's canonical URL wins over the feed link when it is on the same site."""
-    if canonical and urlsplit(canonical).hostname == urlsplit(link).hostname:
-        return canonical
-    return link
+    """The page's canonical URL wins over the link when it is on the same site (`www.` and
+    `m.` hosts included), so it decides whether they serve the same page. A canonical naming
+    the site's home page from an article is a CMS mistake that would merge every article of
+    the site into one document, so it is ignored."""
+    if not canonical:
+        return link
+    parts = urlsplit(canonical)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return link
+    if parts.path in ("", "/") and not parts.query and urlsplit(link).path not in ("", "/"):
+        return link
+    return canonical if same_site(canonical, link) else link
 
 
 def _extract_fields(page: FetchedPage) -> Extracted:
@@ -186,6 +272,7 @@ def build_article(
         fields.published_at = entry.published
         fields.provenance["published_at"] = "feed"
     url = normalize_url(_identity_url(page.url, fields.canonical_url))
+    prints = fingerprint(fields.body)
     data = fields.model_dump()
     data.update(
         id=article_id(url),
@@ -194,7 +281,10 @@ def build_article(
         source=entry.source,
         feed_url=entry.feed_url,
         fetched_at=page.fetched_at or datetime.now(UTC),
-        content_hash=fields.content_hash or content_hash(fields.body),
+        content_hash=fields.content_hash or prints.content_hash,
+        simhash=fields.simhash or prints.simhash,
+        simhash_bands=fields.simhash_bands or prints.bands,
+        raw_location=getattr(page, "raw_location", None),
     )
     return Article.model_validate(data)
 
@@ -221,8 +311,16 @@ def extract_pages(
 def index_articles(
     client: Elasticsearch, settings: Settings, articles: list[Article]
 ) -> list[Outcome]:
-    unique = list({a.id: a for a in articles}.values())
+    """Give each article its near-duplicate cluster, write the batch, and refresh so the next
+    batch's cluster lookups see it. The first article of an id in the batch is written."""
+    first: dict[str, Article] = {}
+    for article in articles:
+        first.setdefault(article.id, article)
+    unique = list(first.values())
+    assign_clusters(client, settings, unique)
     outcomes = write_articles(client, settings, unique)
+    if any(o.status is Status.INDEXED for o in outcomes):
+        refresh(client, settings)
     dupes = len(articles) - len(unique)
     if dupes:
         written = {a.id for a in unique}
@@ -241,6 +339,42 @@ def index_articles(
                 )
             seen.add(a.id)
     return outcomes
+
+
+def record_outcomes(
+    client: Elasticsearch,
+    settings: Settings,
+    entries: list[FeedEntry],
+    outcomes: list[Outcome],
+    articles: list[Article] | None = None,
+) -> None:
+    """After a batch: dead-letter its failures (transient ones are retried first), forget the
+    links that ended indexed or skipped, and count indexed articles on their sources."""
+    deadletter.record_outcomes(client, settings, entries, outcomes, articles or [])
+    counts = Counter(o.source for o in outcomes if o.status is Status.INDEXED and o.source)
+    add_articles(client, settings, dict(counts))
+
+
+def process_entries(
+    client: Elasticsearch,
+    fetcher: Fetcher,
+    settings: Settings,
+    entries: list[FeedEntry],
+    *,
+    include_dead: bool = False,
+    pool: ExtractionPool | None = None,
+) -> list[Outcome]:
+    """Every stage after polling, without Prefect: used to re-run dead letters through the
+    same stages (`newsdesk failures retry`). One Outcome per entry."""
+    unique, duplicates = dedupe_entries(entries)
+    fresh, known = split_known(client, settings, unique, include_dead=include_dead)
+    if include_dead:
+        deadletter.forget(client, settings, [article_id(o.url) for o in known])
+    fetched, fetch_failures = fetch_pages(fetcher, fresh, concurrency=settings.fetch_concurrency)
+    articles, extract_outcomes = extract_pages(fetched, pool)
+    outcomes = [*fetch_failures, *extract_outcomes, *index_articles(client, settings, articles)]
+    record_outcomes(client, settings, fresh, outcomes, articles)
+    return [*duplicates, *known, *outcomes]
 
 
 def batch_bounds(
