@@ -17,6 +17,7 @@ two runs off the same source. Every run publishes a per-source table and a markd
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ from newsdesk.index import ensure_index, refresh
 from newsdesk.ingest import RunStats, batch_bounds
 from newsdesk.models import Article, FeedEntry, Outcome, RunSummary
 from newsdesk.parallel import shared_pool
+from newsdesk.polling import PollResult
 from newsdesk.settings import Settings, get_settings
 from newsdesk.sources import SourceConfig, load_feeds
 
@@ -55,20 +57,53 @@ def _retry_transient(task: Any, task_run: Any, state: Any) -> bool:
 @task(name="poll-feeds", cache_policy=NO_CACHE)
 def poll_feeds(
     settings: Settings, sources: list[SourceConfig]
-) -> tuple[list[FeedEntry], list[Outcome]]:
+) -> tuple[list[FeedEntry], list[Outcome], list[PollResult]]:
     logger = get_run_logger()
+    client = connect(settings)
+    try:
+        with Fetcher(settings) as fetcher:
+            polls = stages.poll_sources(client, fetcher, settings, sources)
+    finally:
+        client.close()
     entries: list[FeedEntry] = []
     failures: list[Outcome] = []
-    with Fetcher(settings) as fetcher:
-        for source in sources:
-            found, failure = stages.poll_source(fetcher, source)
-            if failure:
-                failures.append(failure)
-                logger.warning("feed %s failed: %s", source.name, failure.reason)
-            else:
-                logger.info("feed %s: %d entries", source.name, len(found))
-            entries.extend(found)
-    return entries, failures
+    for poll in polls:
+        if poll.failure:
+            failures.append(poll.failure)
+            logger.warning("feed %s failed: %s", poll.source, poll.failure.reason)
+        else:
+            logger.info("feed %s: %s, %d entries", poll.source, poll.status, len(poll.entries))
+        entries.extend(poll.entries)
+    return entries, failures, polls
+
+
+@task(name="record-polls", cache_policy=NO_CACHE, retries=3, retry_condition_fn=_retry_transient)
+def record_polls(
+    settings: Settings,
+    sources: list[SourceConfig],
+    polls: list[PollResult],
+    fresh: list[FeedEntry],
+    lease_minutes: float | None,
+) -> list[FeedEntry]:
+    """Queue the new entries, then store the sources' state; returns their backlog."""
+    lease = None if lease_minutes is None else timedelta(minutes=lease_minutes)
+    client = connect(settings)
+    try:
+        return stages.record_polls(client, settings, sources, polls, fresh, lease=lease)
+    finally:
+        client.close()
+
+
+@task(name="record-outcomes", cache_policy=NO_CACHE, retries=3, retry_condition_fn=_retry_transient)
+def record_outcomes(
+    settings: Settings, entries: list[FeedEntry], outcomes: list[Outcome], articles: list[Article]
+) -> None:
+    """Dead-letter failures (after retries when transient); forget what ended well."""
+    client = connect(settings)
+    try:
+        stages.record_outcomes(client, settings, entries, outcomes, articles)
+    finally:
+        client.close()
 
 
 @task(name="skip-known", cache_policy=NO_CACHE, retries=3, retry_condition_fn=_retry_transient)
@@ -158,6 +193,7 @@ def _ingest_fresh(
         stats.fetched(fetched)
         articles, extract_outcomes = extract_articles(fetched)
         outcomes = [*fetch_failures, *extract_outcomes, *index_articles(settings, articles)]
+        record_outcomes(settings, fresh[start:end], outcomes, articles)
         for outcome in outcomes:
             summary.add(outcome)
             stats.outcome(outcome)
@@ -171,9 +207,11 @@ def _poll(
     sources: list[SourceConfig],
     summary: RunSummary,
     stats: RunStats,
+    lease_minutes: float | None = None,
 ) -> tuple[list[FeedEntry], dict[str, str]]:
-    """Poll `sources` and find their new entries; returns them and each failed feed's reason."""
-    entries, feed_failures = poll_feeds(settings, sources)
+    """Poll `sources` and find their new entries (plus their backlog: entries to retry, and
+    pending ones older than `lease_minutes`); returns them and each failed feed's reason."""
+    entries, feed_failures, polls = poll_feeds(settings, sources)
     errors = {o.source or "": o.reason or "failed" for o in feed_failures}
     seen: dict[str, int] = defaultdict(int)
     for entry in entries:
@@ -187,7 +225,11 @@ def _poll(
     for outcome in feed_failures:
         summary.add(outcome)
     summary.entries_found = len(entries)
-    return _known_check(settings, entries, summary, stats), errors
+    fresh = _known_check(settings, entries, summary, stats)
+    backlog = record_polls(settings, sources, polls, fresh, lease_minutes)
+    summary.entries_found += len(backlog)
+    stats.new(backlog)
+    return [*fresh, *backlog], errors
 
 
 def _report_polls(
@@ -277,7 +319,7 @@ def ingest(
     summary = RunSummary(feeds_polled=len(sources))
     stats = RunStats()
     with source_locks([s.name for s in sources], ops=ops):
-        fresh, errors = _poll(settings, ops, sources, summary, stats)
+        fresh, errors = _poll(settings, ops, sources, summary, stats, lease_minutes=0)
         _report_polls(settings, ops, sources, fresh, errors, stats, handoff="inline")
         _ingest_fresh(settings, ops, fresh, summary, stats)
     _refresh(settings)
