@@ -80,7 +80,9 @@ def test_reference_article_is_searchable_clean_and_unique(
     assert again.indexed == 0
     assert again.fetched == 0
     assert again.skipped == again.entries_found
-    assert {o.reason for o in again.outcomes if not (o.reason or "").startswith("same")} == {
+    # The unchanged feeds answer 304 to the stored validators, so nothing is even re-read;
+    # whatever is re-read is known already.
+    assert {o.reason for o in again.outcomes if not (o.reason or "").startswith("same")} <= {
         "already indexed"
     }
     es_client.indices.refresh(index=es_settings.index_alias)
