@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from newsdesk import cli_ops
+from newsdesk import cli_ops, cli_sources
 from newsdesk.errors import NewsdeskError
 from newsdesk.models import RunSummary
 from newsdesk.search import SearchRequest, SearchResult
@@ -587,6 +587,7 @@ def api(
 
 # Operations (up/down/status/serve/deploy/automations/websub) live in newsdesk.cli_ops.
 cli_ops.register(app)
+cli_sources.register(app)  # sources, failures, failures retry
 
 
 def main() -> None:
