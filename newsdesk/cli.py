@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Callable
 from functools import wraps
@@ -10,11 +11,13 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from elasticsearch import ApiError, TransportError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from newsdesk import cli_ops, cli_sources
+from newsdesk.cli_config import config_app
 from newsdesk.errors import NewsdeskError
 from newsdesk.models import RunSummary
 from newsdesk.search import SearchRequest, SearchResult
@@ -25,6 +28,7 @@ app = typer.Typer(
 )
 es_app = typer.Typer(help="Manage the local single-node Elasticsearch.", no_args_is_help=True)
 app.add_typer(es_app, name="es")
+app.add_typer(config_app, name="config")
 console = Console()
 err_console = Console(stderr=True)
 
@@ -33,14 +37,24 @@ Opt = list[str] | None
 
 
 def friendly_errors(func: F) -> F:
-    """Known problems print one line that names them and exit non-zero, without a traceback."""
+    """Known problems print one line that names them and exit non-zero, without a traceback.
+
+    Elasticsearch client errors become one line too (`es_client.explain`); `NEWSDESK_DEBUG=1`
+    lets every error through with its traceback.
+    """
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except NewsdeskError as exc:
-            err_console.print(f"[bold red]error:[/] {escape(str(exc))}")
+        except (NewsdeskError, ApiError, TransportError) as exc:
+            if os.environ.get("NEWSDESK_DEBUG", "").lower() in ("1", "true", "yes"):
+                raise
+            if not isinstance(exc, NewsdeskError):
+                from newsdesk.es_client import explain
+
+                exc = explain(exc, get_settings())
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
@@ -130,6 +144,9 @@ def ingest(
     from newsdesk.sources import load_feeds
 
     load_feeds(feeds or settings.feeds_file)
+    from newsdesk.es_client import ensure_reachable
+
+    ensure_reachable(settings)
     summary = run_ingest(settings, feeds_file=str(feeds or settings.feeds_file))
     if as_json:
         print(summary.model_dump_json(indent=2))

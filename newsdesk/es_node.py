@@ -13,6 +13,12 @@ Layout:
   distribution's), `data/`, `logs/` and `tmp/`, so nodes never write into the distribution;
 * the node started by `newsdesk es start` is recorded in `Settings.data_dir/es/node.json`.
 
+Nodes run without security unless `ephemeral_node` is given a `SecurityConfig`: then the node
+serves HTTPS only, with the caller's certificate, and knows one file-realm `superuser`. The
+distribution has no `elasticsearch-users` tool, so `config/users` and `config/users_roles` are
+written here (bcrypt hash, from the `bcrypt` package of the dev dependencies). Transport TLS is
+not needed: a single-node cluster bound to loopback skips that bootstrap check.
+
 Elasticsearch refuses to run as root. As root, the node runs as the system user `newsdesk-es`
 (created on first use), which needs to reach the distribution and the node dir. Root's own cache
 and data dirs usually live under `/root` (mode 700), so then the distribution is mirrored (hard
@@ -40,6 +46,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -52,6 +59,7 @@ from pathlib import Path
 
 import httpx
 import pydantic
+from pydantic import Field, SecretStr
 
 from newsdesk.errors import ElasticsearchUnavailable
 from newsdesk.settings import Settings, get_settings
@@ -107,6 +115,23 @@ class NodeInfo(pydantic.BaseModel):
     java_home: str
     version: str
     user: str
+
+
+class SecurityConfig(pydantic.BaseModel):
+    """Security for a node: HTTPS with the given PEM files and one file-realm `superuser`.
+
+    The node's certificate must name 127.0.0.1 (and may name localhost) and be signed by
+    `ca_cert`; the key must be unencrypted PEM (PKCS#8 or PKCS#1). Readiness is polled over
+    HTTPS trusting only `ca_cert`, with these credentials.
+    """
+
+    model_config = pydantic.ConfigDict(frozen=True)
+
+    username: str = Field(pattern=r"^[A-Za-z0-9_.@-]{1,100}$")
+    password: SecretStr = Field(min_length=6)
+    ca_cert: Path
+    node_cert: Path
+    node_key: Path
 
 
 @dataclass(frozen=True)
@@ -544,8 +569,58 @@ def _kill_group(pgid: int, timeout: float) -> None:
         raise ElasticsearchUnavailable(f"process group {pgid} survived SIGKILL")
 
 
+def _bcrypt_hash(password: str) -> str:
+    try:
+        import bcrypt
+    except ImportError as exc:
+        raise ElasticsearchUnavailable(
+            "a node with security needs the `bcrypt` package (dev dependencies: `uv sync`)"
+        ) from exc
+    # Elasticsearch's bcrypt reads the `$2a$` revision.
+    hashed: bytes = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=10, prefix=b"2a"))
+    return hashed.decode()
+
+
+def _install_security(config_dir: Path, security: SecurityConfig) -> dict[str, str]:
+    """Write the TLS files and file-realm user into the node's config; return its settings.
+
+    Elasticsearch reads TLS files only from inside its config dir, hence the copies.
+    """
+    certs = config_dir / "certs"
+    certs.mkdir(exist_ok=True)
+    for source, name in (
+        (security.ca_cert, "ca.crt"),
+        (security.node_cert, "node.crt"),
+        (security.node_key, "node.key"),
+    ):
+        try:
+            shutil.copyfile(source, certs / name)
+        except OSError as exc:
+            raise ElasticsearchUnavailable(f"cannot copy TLS file {source}: {exc}") from exc
+    (certs / "node.key").chmod(0o600)
+    password_hash = _bcrypt_hash(security.password.get_secret_value())
+    users = config_dir / "users"
+    users.write_text(f"{security.username}:{password_hash}\n", "utf-8")
+    users.chmod(0o600)
+    (config_dir / "users_roles").write_text(f"superuser:{security.username}\n", "utf-8")
+    return {
+        "xpack.security.enabled": "true",
+        "xpack.security.http.ssl.enabled": "true",
+        "xpack.security.http.ssl.certificate": "certs/node.crt",
+        "xpack.security.http.ssl.key": "certs/node.key",
+        "xpack.security.http.ssl.certificate_authorities": "certs/ca.crt",
+        "xpack.security.authc.realms.file.file1.order": "0",
+        "xpack.security.authc.api_key.enabled": "true",
+    }
+
+
 def _launch(
-    home: Path, node_dir: Path, java_home: Path, heap: str, account: _Account | None
+    home: Path,
+    node_dir: Path,
+    java_home: Path,
+    heap: str,
+    account: _Account | None,
+    extra_settings: dict[str, str] | None = None,
 ) -> tuple[int, int]:
     """Start the node detached in its own session; returns (pid = process group id, port)."""
     if not re.fullmatch(r"\d+[kKmMgG]?", heap):
@@ -565,6 +640,7 @@ def _launch(
         "action.destructive_requires_name": "false",
         "path.data": str(node_dir / "data"),
         "path.logs": str(node_dir / "logs"),
+        **(extra_settings or {}),
     }
     cmd = [str(home / "bin" / "elasticsearch"), "-q"]
     for key, value in settings.items():
@@ -631,10 +707,21 @@ def _health(client: httpx.Client, url: str) -> str | None:
         resp = client.get(f"{url}/_cluster/health")
     except httpx.HTTPError:
         return None
+    if resp.status_code == 401:
+        raise ElasticsearchUnavailable(f"Elasticsearch at {url} refused the node's own user")
     if resp.status_code != 200:
         return None
     status: str | None = resp.json().get("status")
     return status
+
+
+def _http_client(security: SecurityConfig | None) -> httpx.Client:
+    """The readiness poller's client: for a secured node, HTTPS trusting only its CA."""
+    if security is None:
+        return httpx.Client(timeout=2.0)
+    context = ssl.create_default_context(cafile=str(security.ca_cert))
+    auth = (security.username, security.password.get_secret_value())
+    return httpx.Client(timeout=2.0, verify=context, auth=auth)
 
 
 def _healthy(url: str) -> bool:
@@ -642,9 +729,11 @@ def _healthy(url: str) -> bool:
         return _health(client, url) in ("green", "yellow")
 
 
-def _wait_healthy(url: str, pid: int, node_dir: Path, timeout: float) -> None:
+def _wait_healthy(
+    url: str, pid: int, node_dir: Path, timeout: float, security: SecurityConfig | None = None
+) -> None:
     deadline = time.monotonic() + timeout
-    with httpx.Client(timeout=2.0) as client:
+    with _http_client(security) as client:
         while True:
             if _health(client, url) in ("green", "yellow"):
                 return
@@ -661,7 +750,11 @@ def _wait_healthy(url: str, pid: int, node_dir: Path, timeout: float) -> None:
 
 
 def _start_node(
-    settings: Settings, requested_dir: Path, heap: str, log: Log
+    settings: Settings,
+    requested_dir: Path,
+    heap: str,
+    log: Log,
+    security: SecurityConfig | None = None,
 ) -> tuple[NodeInfo, Path]:
     """Start a node and wait until it is healthy; on any failure, leave no process behind."""
     account = _es_account(create=True)
@@ -674,12 +767,17 @@ def _start_node(
     if node_dir != requested_dir.absolute():
         log(f"{requested_dir} is out of reach of the user {ES_USER}; node dir is {node_dir}")
     _prepare_node_dir(node_dir, home, account)
+    extra: dict[str, str] = {}
+    if security is not None:
+        extra = _install_security(node_dir / "config", security)
+        if account is not None:
+            _chown_tree(node_dir, account)
     user = account.name if account else _current_user()
     log(f"Starting Elasticsearch {ES_VERSION} in {node_dir} as {user}…")
-    pid, port = _launch(home, node_dir, java_home, heap, account)
-    url = f"http://127.0.0.1:{port}"
+    pid, port = _launch(home, node_dir, java_home, heap, account, extra)
+    url = f"{'https' if security else 'http'}://127.0.0.1:{port}"
     try:
-        _wait_healthy(url, pid, node_dir, START_TIMEOUT)
+        _wait_healthy(url, pid, node_dir, START_TIMEOUT, security)
     except BaseException:
         _kill_group(pid, timeout=10)
         raise
@@ -787,17 +885,22 @@ def stop(settings: Settings, *, timeout: float = 30) -> bool:
 
 @contextmanager
 def ephemeral_node(
-    base_dir: Path, *, settings: Settings | None = None, heap: str = "512m"
+    base_dir: Path,
+    *,
+    settings: Settings | None = None,
+    heap: str = "512m",
+    security: SecurityConfig | None = None,
 ) -> Iterator[NodeInfo]:
     """A throw-away node with its data under `base_dir`, for tests and benchmarks.
 
     It never touches the state file of `start`/`stop`, and it is stopped on the way out, even
     on KeyboardInterrupt. As root, `base_dir` should be traversable by `newsdesk-es`; if it is
-    not, the node dir is relocated and removed afterwards.
+    not, the node dir is relocated and removed afterwards. With `security`, the node serves
+    HTTPS only and `NodeInfo.url` is its https:// URL.
     """
     settings = settings or get_settings()
     requested = base_dir / "node"
-    info, node_dir = _start_node(settings, requested, heap, _quiet)
+    info, node_dir = _start_node(settings, requested, heap, _quiet, security)
     try:
         yield info
     finally:
