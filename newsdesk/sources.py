@@ -116,7 +116,9 @@ def parse_feeds(text: str, path: Path | str = "feeds.yaml") -> FeedsFile:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}{where}: not valid YAML ({exc})") from None
+        parts = (getattr(exc, "context", None), getattr(exc, "problem", None))
+        detail = "; ".join(p for p in parts if p) or str(exc).splitlines()[0]
+        raise ConfigError(f"{path}{where}: not valid YAML ({detail})") from None
     if root is None or not isinstance(data, dict):
         raise ConfigError(f"{path}:1: expected a mapping with a `sources:` list")
     try:
