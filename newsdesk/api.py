@@ -212,6 +212,11 @@ def quote_request(
         raise HTTPException(status_code=422, detail=validation_detail(exc)) from None
 
 
+def _json(model: BaseModel) -> Response:
+    """A model serialised once by pydantic (FastAPI would validate and encode it again)."""
+    return Response(model.model_dump_json(), media_type="application/json")
+
+
 def _es_health(ctx: AppContext) -> EsHealth:
     health = EsHealth(reachable=False, index=ctx.settings.index_alias)
     try:
@@ -262,10 +267,10 @@ def create_app(
     _install_error_handlers(app)
     read = [Depends(require_read)]
 
-    @app.get("/search", dependencies=read, tags=["search"])
-    def search(req: Annotated[SearchRequest, Depends(search_request)]) -> SearchResult:
+    @app.get("/search", dependencies=read, tags=["search"], response_model=SearchResult)
+    def search(req: Annotated[SearchRequest, Depends(search_request)]) -> Response:
         """Articles matching a query and filters, with facets, a timeline and a cursor."""
-        return run_search(ctx.client(), ctx.settings, req)
+        return _json(run_search(ctx.client(), ctx.settings, req, pits=ctx.pits))
 
     @app.get("/articles/{article_id}", dependencies=read, tags=["search"])
     def article(article_id: str, similar: bool = True) -> ArticleView:
@@ -280,10 +285,10 @@ def create_app(
             similar=similar_articles(client, ctx.settings, found) if similar else [],
         )
 
-    @app.get("/quotes", dependencies=read, tags=["search"])
-    def quotes(req: Annotated[SearchRequest, Depends(quote_request)]) -> QuoteResult:
+    @app.get("/quotes", dependencies=read, tags=["search"], response_model=QuoteResult)
+    def quotes(req: Annotated[SearchRequest, Depends(quote_request)]) -> Response:
         """What did X say about Y: quotes by speaker and/or words, with their articles."""
-        return run_quote_search(ctx.client(), ctx.settings, req)
+        return _json(run_quote_search(ctx.client(), ctx.settings, req))
 
     @app.get("/export", dependencies=read, tags=["search"], response_class=StreamingResponse)
     def export(

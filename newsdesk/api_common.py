@@ -28,7 +28,7 @@ from fastapi import HTTPException, Query, Request
 from pydantic import SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from newsdesk.search import SearchRequest
+from newsdesk.search import PitPool, SearchRequest
 from newsdesk.settings import Settings
 
 HTML_PATHS = ("/", "/view/", "/quote-search")
@@ -63,6 +63,7 @@ class AppContext:
 
     settings: Settings
     api: ApiSettings
+    pits: PitPool = field(default_factory=PitPool)
     _client: Elasticsearch | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 

@@ -22,8 +22,11 @@ import hashlib
 import html
 import json
 import re
+import threading
+import time
 import zlib
 from collections.abc import Generator
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -432,14 +435,17 @@ def cluster_check_query(req: SearchRequest, clusters: list[str], pit: str | None
     """For each of `clusters`: how many articles match `req`, and which comes first in the
     sort order (the one shown when collapsing)."""
     query = query_clause(req, inner_hits=False)
-    query["bool"]["filter"] = [*query["bool"]["filter"], {"terms": {"cluster_id": clusters}}]
+    if req.effective_sort == "relevance":
+        query["bool"]["filter"] = [*query["bool"]["filter"], {"terms": {"cluster_id": clusters}}]
+    else:  # date order needs no scores: all in filter context
+        query = {"bool": {"filter": [query, {"terms": {"cluster_id": clusters}}]}}
     body: dict[str, Any] = {
         "size": 0,
         "track_total_hits": False,
         "query": query,
         "aggs": {
             "clusters": {
-                "terms": {"field": "cluster_id", "size": len(clusters)},
+                "terms": {"field": "cluster_id", "size": len(clusters), "execution_hint": "map"},
                 "aggs": {
                     "first": {"top_hits": {"size": 1, "_source": False, "sort": sort_spec(req)}}
                 },
@@ -686,10 +692,112 @@ def _search(client: Elasticsearch, body: dict[str, Any], cursor_given: bool) -> 
         raise
 
 
-def run_search(client: Elasticsearch, settings: Settings, req: SearchRequest) -> SearchResult:
+class PitPool:
+    """Shares one point in time per index among first pages opened within `max_age` seconds.
+
+    A server answering many searches saves a round trip per first page; results are at most
+    `max_age` older than a fresh point in time, which is the index refresh interval (1 s)
+    anyway. Pooled points in time are never closed early: cursors handed out may still use
+    them, and each use extends their keep-alive.
+    """
+
+    def __init__(self, max_age: float = 1.0) -> None:
+        self.max_age = max_age
+        self._lock = threading.Lock()
+        self._pits: dict[str, tuple[str, float]] = {}
+
+    def get(self, client: Elasticsearch, settings: Settings) -> str:
+        now = time.monotonic()
+        with self._lock:
+            entry = self._pits.get(settings.index_alias)
+            if entry and now - entry[1] < self.max_age:
+                return entry[0]
+        pit = open_pit(client, settings)
+        with self._lock:
+            self._pits[settings.index_alias] = (pit, now)
+        return pit
+
+    def forget(self, settings: Settings) -> None:
+        with self._lock:
+            self._pits.pop(settings.index_alias, None)
+
+
+def run_search(
+    client: Elasticsearch,
+    settings: Settings,
+    req: SearchRequest,
+    *,
+    pits: PitPool | None = None,
+) -> SearchResult:
     """One page of results, with a cursor to the next (and previous) page."""
     state = decode_cursor(req.cursor, req) if req.cursor else None
+    if pits is not None and state is None:
+        try:
+            pit = pits.get(client, settings)
+            return _run_search(client, settings, req, None, pit, pooled=True)
+        except IndexMissing:
+            pits.forget(settings)  # the pooled point in time is gone (node restart, deletion)
     pit = state.pit if state else open_pit(client, settings)
+    return _run_search(client, settings, req, state, pit, pooled=False)
+
+
+def facets_query(req: SearchRequest) -> dict[str, Any]:
+    """Facets, timeline and counts alone: no hits, so the shard request cache can answer it
+    again (paging through one search, or the same search from another user) until the index
+    changes."""
+    return {
+        "size": 0,
+        "track_total_hits": True,
+        "query": query_clause(req, inner_hits=False),
+        "aggs": facet_aggs(req),
+    }
+
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _background() -> ThreadPoolExecutor:
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="newsdesk-facets")
+        return _POOL
+
+
+def _run_search(
+    client: Elasticsearch,
+    settings: Settings,
+    req: SearchRequest,
+    state: _CursorState | None,
+    pit: str,
+    pooled: bool,
+) -> SearchResult:
+    """Hits over the point in time; facets in parallel, on the live index (they do not page)."""
+    facets: Future[Any] | None = None
+    if req.facets:
+        facets = _background().submit(
+            client.search, index=settings.index_alias, body=facets_query(req)
+        )
+    try:
+        result = _collect_page(client, req, state, pit)
+    except BaseException:
+        if facets:
+            facets.cancel()
+        raise
+    aggs = facets.result() if facets else None
+    if aggs is not None:
+        counted = parse_response(aggs.body, req)
+        result.facets, result.timeline = counted.facets, counted.timeline
+        result.stories, result.quote_total = counted.stories, counted.quote_total
+    if not result.next_cursor and not result.prev_cursor and not pooled:
+        close_pit(client, pit)
+    return result
+
+
+def _collect_page(
+    client: Elasticsearch, req: SearchRequest, state: _CursorState | None, pit: str
+) -> SearchResult:
     after = state.after if state else None
     history = state.history if state else []
     size = raw_size(req)
@@ -697,8 +805,8 @@ def run_search(client: Elasticsearch, settings: Settings, req: SearchRequest) ->
     first: dict[str, Any] | None = None
     position = after
     more = False
-    for loop in range(MAX_PAGE_LOOPS):
-        body = build_query(req, pit=pit, after=position, size=size, aggs=req.facets and loop == 0)
+    for _ in range(MAX_PAGE_LOOPS):
+        body = build_query(req, pit=pit, after=position, size=size, aggs=False)
         resp = _search(client, body, cursor_given=state is not None)
         pit = str(resp.get("pit_id", pit))
         first = first or resp
@@ -740,8 +848,6 @@ def run_search(client: Elasticsearch, settings: Settings, req: SearchRequest) ->
         result.prev_cursor = encode_cursor(
             _CursorState(pit=pit, after=history[-1], history=history[:-1], key=key)
         )
-    if not result.next_cursor and not result.prev_cursor:
-        close_pit(client, pit)
     return result
 
 

@@ -18,8 +18,9 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
+from pydantic import ValidationError
 
-from newsdesk.api_common import get_ctx, search_request
+from newsdesk.api_common import get_ctx, search_request, validation_detail
 from newsdesk.export import DEFAULT_FIELDS, FIELDS
 from newsdesk.search import (
     FACET_LABELS,
@@ -230,7 +231,7 @@ def search_page(
     if "limit" not in request.query_params:
         req = req.model_copy(update={"limit": PAGE_SIZE})
     req = req.model_copy(update={"facets": True})
-    result = run_search(ctx.client(), ctx.settings, req)
+    result = run_search(ctx.client(), ctx.settings, req, pits=ctx.pits)
     return templates.TemplateResponse(request, "search.html", _page_context(request, req, result))
 
 
@@ -277,12 +278,15 @@ def quote_page(request: Request) -> Response:
         for name, value in (("speaker", speaker), ("q", words)):
             if len(value) > ctx.api.api_max_query_length:
                 raise HTTPException(status_code=400, detail=f"{name} is too long")
-        req = SearchRequest(
-            quote_speaker=speaker or None,
-            quote_text=words or None,
-            limit=PAGE_SIZE,
-            cursor=request.query_params.get("cursor") or None,
-        )
+        try:
+            req = SearchRequest(
+                quote_speaker=speaker or None,
+                quote_text=words or None,
+                limit=PAGE_SIZE,
+                cursor=request.query_params.get("cursor") or None,
+            )
+        except ValidationError as exc:
+            raise HTTPException(status_code=422, detail=validation_detail(exc)) from None
         result = run_quote_search(ctx.client(), ctx.settings, req)
     return templates.TemplateResponse(
         request,
