@@ -21,11 +21,12 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from elasticsearch import ApiError, Elasticsearch, NotFoundError
+from elasticsearch import Elasticsearch, NotFoundError
 from elasticsearch.helpers import bulk
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from newsdesk import state_indices
 from newsdesk.models import Article, FeedEntry, Outcome, Status
 from newsdesk.settings import Settings
 from newsdesk.urls import article_id
@@ -89,19 +90,7 @@ def ledger_index(settings: Settings) -> str:
 
 
 def ensure_ledger_index(client: Elasticsearch, settings: Settings) -> str:
-    name = ledger_index(settings)
-    if client.indices.exists(index=name):
-        return name
-    try:
-        client.indices.create(
-            index=name,
-            settings={"number_of_shards": 1, "auto_expand_replicas": "0-1"},
-            mappings=LEDGER_MAPPING,
-        )
-    except ApiError as exc:
-        if exc.error != "resource_already_exists_exception":
-            raise
-    return name
+    return state_indices.ensure_index(client, ledger_index(settings), LEDGER_MAPPING)
 
 
 def _doc(letter: DeadLetter) -> dict[str, Any]:

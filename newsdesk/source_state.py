@@ -13,14 +13,17 @@ count (counted in the articles index by `source`, so articles from any route cou
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from elasticsearch import ApiError, ConflictError, Elasticsearch, NotFoundError
+from elasticsearch import ConflictError, Elasticsearch, NotFoundError
 from elasticsearch.helpers import bulk
 from pydantic import BaseModel, ConfigDict, Field
 
+from newsdesk import state_indices
 from newsdesk.settings import Settings
 from newsdesk.sources import SourceConfig
 
@@ -96,19 +99,7 @@ def state_index(settings: Settings) -> str:
 
 
 def ensure_state_index(client: Elasticsearch, settings: Settings) -> str:
-    name = state_index(settings)
-    if client.indices.exists(index=name):
-        return name
-    try:
-        client.indices.create(
-            index=name,
-            settings={"number_of_shards": 1, "auto_expand_replicas": "0-1"},
-            mappings=STATE_MAPPING,
-        )
-    except ApiError as exc:
-        if exc.error != "resource_already_exists_exception":
-            raise
-    return name
+    return state_indices.ensure_index(client, state_index(settings), STATE_MAPPING)
 
 
 def load_states(
@@ -157,35 +148,34 @@ def add_articles(
     counts: dict[str, int],
     when: datetime | None = None,
     *,
-    attempts: int = 5,
+    attempts: int = 50,
 ) -> None:
-    """Add indexed-article counts to sources' states (read, modify, write if unchanged)."""
+    """Add indexed-article counts to sources' states: read, then write only if nobody wrote
+    in between (this distribution has no scripting), retrying with jitter when somebody did."""
     when = when or datetime.now(UTC)
     index = ensure_state_index(client, settings)
     for name, count in counts.items():
         if count <= 0:
             continue
-        for _ in range(attempts):
+        for attempt in range(attempts):
             try:
                 doc = client.get(index=index, id=name)
             except NotFoundError:
                 state = SourceState(name=name)
-                seq: dict[str, Any] = {"op_type": "create"}
+                guard: dict[str, Any] = {"op_type": "create"}
             else:
                 state = SourceState.model_validate(doc["_source"])
-                seq = {"if_seq_no": doc["_seq_no"], "if_primary_term": doc["_primary_term"]}
+                guard = {"if_seq_no": doc["_seq_no"], "if_primary_term": doc["_primary_term"]}
             state.articles += count
             state.last_new_article_at = max(filter(None, [state.last_new_article_at, when]))
+            document = state.model_dump(mode="json", exclude_none=True)
             try:
-                client.index(
-                    index=index,
-                    id=name,
-                    document=state.model_dump(mode="json", exclude_none=True),
-                    **seq,
-                )
+                client.index(index=index, id=name, document=document, **guard)
                 break
             except ConflictError:
-                continue
+                if attempt + 1 == attempts:
+                    raise
+                time.sleep(random.uniform(0, 0.01 * (attempt + 1)))
 
 
 def health(state: SourceState | None) -> str:
