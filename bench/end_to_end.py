@@ -20,11 +20,14 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from functools import wraps
+from pathlib import Path
 from typing import Any
 
 from bench.results import OUT, Machine, append, command, say, table, verdict
@@ -32,7 +35,18 @@ from bench.services import bench_settings, drop_index, elasticsearch, prefect_ap
 from bench.site import ServedSite, SiteSpec, expected_counts, serve
 from newsdesk.settings import Settings
 
-STAGES = ("poll_source", "split_known", "fetch_pages", "extract_pages", "index_articles")
+STAGES = (
+    "poll_sources",
+    "record_polls",
+    "dedupe_entries",
+    "split_known",
+    "fetch_pages",
+    "extract_pages",
+    "index_articles",
+    "record_outcomes",
+)
+"""The `newsdesk.ingest` functions that the flow's tasks call: their time is the pipeline's
+work, the rest of the flow's wall time is Prefect's and the flow's own."""
 
 
 # --- the child: one ingest, measured ---------------------------------------------------------
@@ -76,6 +90,7 @@ def _direct(settings: Settings, feed_urls: list[str]) -> dict[str, int]:
     from newsdesk.es_client import connect
     from newsdesk.fetch import Fetcher
     from newsdesk.index import ensure_index, refresh
+    from newsdesk.models import Status
     from newsdesk.parallel import shared_pool
 
     ops = OpsSettings()
@@ -84,10 +99,8 @@ def _direct(settings: Settings, feed_urls: list[str]) -> dict[str, int]:
     try:
         ensure_index(client, settings)
         with Fetcher(settings) as fetcher:
-            entries = []
-            for source in _sources(feed_urls):
-                found, _ = stages.poll_source(fetcher, source)
-                entries.extend(found)
+            polls = stages.poll_sources(client, fetcher, settings, _sources(feed_urls))
+            entries = [e for poll in polls for e in poll.entries]
             counts["entries"] = len(entries)
             unique, _ = stages.dedupe_entries(entries)
             fresh, _ = stages.split_known(client, settings, unique)
@@ -98,13 +111,15 @@ def _direct(settings: Settings, feed_urls: list[str]) -> dict[str, int]:
                 max_batch_size=ops.max_batch_size,
             )
             for start, end in bounds:
-                fetched, _ = stages.fetch_pages(
-                    fetcher, fresh[start:end], concurrency=settings.fetch_concurrency
+                batch = fresh[start:end]
+                fetched, failed = stages.fetch_pages(
+                    fetcher, batch, concurrency=settings.fetch_concurrency
                 )
                 counts["fetched"] += len(fetched)
-                articles, _ = stages.extract_pages(fetched, shared_pool())
-                outcomes = stages.index_articles(client, settings, articles)
-                counts["indexed"] += sum(o.status == "indexed" for o in outcomes)
+                articles, skipped = stages.extract_pages(fetched, shared_pool())
+                outcomes = [*failed, *skipped, *stages.index_articles(client, settings, articles)]
+                stages.record_outcomes(client, settings, batch, outcomes, articles)
+                counts["indexed"] += sum(o.status is Status.INDEXED for o in outcomes)
         refresh(client, settings)
     finally:
         client.close()
@@ -189,22 +204,27 @@ def run_ingest(
 def measure(spec: SiteSpec, *, direct: bool, pool_pages: int) -> dict[str, Any]:
     expected = expected_counts(spec)
     out: dict[str, Any] = {"spec": spec.__dict__, "expected": expected.__dict__}
-    with elasticsearch() as es_url, prefect_api() as api_url, serve(spec) as site:
-        settings = bench_settings(es_url)
-        try:
-            say(f"first ingest of {spec.articles} pages")
-            out["first"] = run_ingest(settings, site, api_url)
-            say(f"first: {out['first']['wall']:.1f}s; re-poll")
-            out["repoll"] = run_ingest(settings, site, api_url)
-        finally:
-            drop_index(settings)
-        if direct:
-            plain = bench_settings(es_url)
+    data = Path(tempfile.mkdtemp(prefix="newsdesk-bench-data-"))
+    try:
+        with elasticsearch() as es_url, prefect_api() as api_url, serve(spec) as site:
+            settings = bench_settings(es_url, data_dir=data / "first")
             try:
-                say("the same stages without Prefect")
-                out["direct"] = run_ingest(plain, site, api_url, mode="direct")
+                say(f"first ingest of {spec.articles} pages")
+                out["first"] = run_ingest(settings, site, api_url)
+                say(f"first: {out['first']['wall']:.1f}s; re-poll")
+                out["repoll"] = run_ingest(settings, site, api_url)
             finally:
-                drop_index(plain)
+                drop_index(settings)
+            if direct:
+                plain = bench_settings(es_url, data_dir=data / "direct")
+                try:
+                    say("the same stages without Prefect")
+                    out["direct"] = run_ingest(plain, site, api_url, mode="direct")
+                finally:
+                    drop_index(plain)
+        out["warc_mb"] = sum(f.stat().st_size for f in data.rglob("*") if f.is_file()) / 1e6
+    finally:
+        shutil.rmtree(data, ignore_errors=True)
     if pool_pages:
         from bench.extraction import all_cores, site_pages
 
@@ -250,6 +270,7 @@ def _report(res: dict[str, Any], machine: Machine, cmd: str) -> str:
                     ", target < 1 GB)",
                 ],
                 ["peak RSS of one extraction worker (MB)", first["worker_max_rss_mb"]],
+                ["WARC archive written (MB, both runs)", res.get("warc_mb", 0.0)],
             ],
         ),
     ]
@@ -317,8 +338,6 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     report = _report(res, machine, command("bench.end_to_end", argv))
     print(report)
     if not args.no_record:
-        from pathlib import Path
-
         append(
             f"Figures 4–5: end to end and re-poll ({spec.articles} pages)",
             report,

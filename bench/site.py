@@ -23,6 +23,7 @@ What the site holds, so the pipeline meets what real sites throw at it:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import random
@@ -62,11 +63,8 @@ class SiteSpec:
     max_kb: int = 250
 
     def args(self) -> list[str]:
-        return [
-            f"--articles={self.articles}",
-            f"--feeds={self.feeds}",
-            f"--seed={self.seed}",
-        ]
+        """Command-line options that rebuild this spec (`spec_from_args`)."""
+        return [f"--spec={json.dumps(dataclasses.asdict(self))}"]
 
 
 @dataclass(frozen=True)
@@ -854,6 +852,11 @@ class _SiteServer(ThreadingHTTPServer):
         self._lock = threading.Lock()
         self._feeds: dict[str, bytes] = {}
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up mid-response is normal for a crawler's target; stay quiet."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
     def count_page(self) -> None:
         with self._lock:
             self.pages_served += 1
@@ -936,6 +939,8 @@ def serve(spec: SiteSpec) -> Iterator[ServedSite]:
 
 
 def spec_from_args(args: argparse.Namespace) -> SiteSpec:
+    if args.spec:
+        return SiteSpec(**json.loads(args.spec))
     return SiteSpec(articles=args.articles, feeds=args.feeds, seed=args.seed)
 
 
@@ -943,6 +948,7 @@ def add_spec_args(parser: argparse.ArgumentParser, articles: int = 10_000) -> No
     parser.add_argument("--articles", type=int, default=articles)
     parser.add_argument("--feeds", type=int, default=50)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--spec", default=None, help="the whole SiteSpec as JSON")
 
 
 def main(argv: list[str] | None = None) -> int:

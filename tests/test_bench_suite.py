@@ -1,0 +1,95 @@
+"""The benchmark suite itself runs, at tiny sizes, and its counts add up (no timing is
+asserted: speed figures are for bench/RESULTS.md, not for tests)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bench import end_to_end, extraction, indexing, peers
+from bench.results import SECTION, Machine, append
+from bench.site import SiteSpec, expected_counts
+
+DEV = extraction.DEV_CORPUS
+
+
+def test_extraction_benchmark_runs(tmp_path: Path) -> None:
+    limit = 2 if DEV.is_dir() else 0
+    res = extraction.main(
+        ["--limit", str(limit), "--site-pages", "3", "--rounds", "1", "--no-record"]
+    )
+    site = res["sets"]["synthetic site"]
+    one, pool = site["one_core"], site["all_cores"]
+    assert one["pages"] == pool["pages"] == 3
+    assert one["produced"]["ours"] == pool["articles"]["one"] == pool["articles"]["pool"] == 3
+    assert one["ours_pps"] > 0
+    assert one["trafilatura_pps"] > 0
+    assert pool["restarts"] == 0
+    if limit:
+        assert res["sets"]["extraction-dev"]["one_core"]["pages"] == limit
+
+
+@pytest.mark.es
+def test_indexing_benchmark_loads_every_document(es_url: str) -> None:
+    res = indexing.main(["--docs", "30", "--rounds", "1", "--chunks", "7", "--no-record"])
+    assert res["docs"] == 30
+    assert res["writer_dps"] > 0
+    assert res["raw_dps"] > 0
+    assert [s["chunk"] for s in res["sweep"]] == [7]
+
+
+@pytest.mark.es
+def test_end_to_end_counts_add_up(es_url: str, prefect_api_url: str) -> None:
+    spec = SiteSpec(
+        articles=40,
+        feeds=3,
+        seed=9,
+        cross_post_rate=0.1,
+        syndicated_rate=0.05,
+        gallery_rate=0.05,
+        broken_rate=0.05,
+    )
+    exp = expected_counts(spec)
+    assert exp.broken > 0
+    assert exp.cross_posts > 0
+    res = end_to_end.measure(spec, direct=False, pool_pages=0)
+    first, again = res["first"]["counts"], res["repoll"]["counts"]
+
+    assert first["entries"] == exp.entries
+    assert first["fetched"] == exp.fetched
+    assert first["indexed"] + first["skipped"] + first["failed"] == exp.entries
+    assert first["failed"] == exp.broken
+    assert res["first"]["pages_served"] == exp.fetched
+    # Syndicated copies fold into their original (same canonical URL, same id).
+    assert first["in_index"] <= exp.fetched - exp.syndicated
+    assert first["in_index"] >= exp.articles - exp.updates
+
+    # Unchanged feeds answer 304 (or hash the same), so nothing is fetched again.
+    assert again["fetched"] == 0
+    assert again["indexed"] == 0
+    assert res["repoll"]["pages_served"] == 0
+    assert again["in_index"] == first["in_index"]
+    assert res["first"]["max_rss_mb"] > 0
+
+    report = end_to_end._report(res, Machine().stop(), "cmd")
+    assert "Figure 4" in report
+    assert "Figure 5" in report
+
+
+@pytest.mark.skipif(not DEV.is_dir(), reason="extraction-dev corpus not in ../shared")
+def test_peers_benchmark_scores_ours_and_trafilatura() -> None:
+    figures = peers.main(["--limit", "2", "--no-record"])
+    assert {"newsdesk", "trafilatura"} <= set(figures)
+    assert all(0.0 <= f["f1"] <= 1.0 for f in figures.values())
+
+
+def test_results_are_appended_under_one_section(tmp_path: Path) -> None:
+    path = tmp_path / "RESULTS.md"
+    path.write_text("# Benchmark results\n\n## Someone else's section\n\nkept\n")
+    append("first", "figures 1", path)
+    append("second", "figures 2", path)
+    text = path.read_text()
+    assert text.startswith("# Benchmark results\n\n## Someone else's section\n\nkept\n")
+    assert text.count(SECTION) == 1
+    assert text.index("### first") < text.index("### second")
