@@ -144,7 +144,7 @@ def queue_pending(
         )
     if actions:
         ensure_ledger_index(client, settings)
-        bulk(client, actions, ignore_status=(409,), refresh="wait_for")
+        bulk(client, actions, ignore_status=(409,))
 
 
 def claim_backlog(
@@ -202,7 +202,7 @@ def forget(client: Elasticsearch, settings: Settings, ids: Iterable[str]) -> int
     if not present:
         return 0
     actions = [{"_op_type": "delete", "_index": ledger_index(settings), "_id": i} for i in present]
-    bulk(client, actions, raise_on_error=False, refresh="wait_for")
+    bulk(client, actions, raise_on_error=False)
     return len(present)
 
 
@@ -277,7 +277,7 @@ def record_outcomes(
         )
     if actions:
         ensure_ledger_index(client, settings)
-        bulk(client, actions, refresh="wait_for")
+        bulk(client, actions)
     forget(client, settings, finished)
     return states
 

@@ -139,7 +139,7 @@ def save_states(client: Elasticsearch, settings: Settings, states: Iterable[Sour
         for s in states
     ]
     if actions:
-        bulk(client, actions, refresh="wait_for")
+        bulk(client, actions)
 
 
 def add_articles(
