@@ -19,6 +19,7 @@ from email.utils import format_datetime
 from elasticsearch import Elasticsearch
 
 from newsdesk.settings import Settings
+from newsdesk.sources import SourceConfig
 from tests.servers import Handler, Route, TestServer, respond
 
 
@@ -194,7 +195,7 @@ def html_route(body: bytes) -> Route:
 
 def feed_route(body: bytes | Callable[[], bytes], *, etag: str | None = "auto") -> Route:
     """A feed honouring If-None-Match and If-Modified-Since; `etag="lying"` sends a new ETag
-    on every response (and ignores If-None-Match), as some servers do."""
+    on every response and ignores both validators, as some servers do."""
     counter = iter(range(1, 1_000_000))
     lock = threading.Lock()
     last_modified = format_datetime(PUBLISHED, usegmt=True)
@@ -204,9 +205,8 @@ def feed_route(body: bytes | Callable[[], bytes], *, etag: str | None = "auto") 
         if etag == "lying":
             with lock:
                 tag = f'"v{next(counter)}"'
-            h.send_head(
-                200, {"Content-Type": RSS_TYPE, "Content-Length": str(len(data)), "ETag": tag}
-            )
+            headers = {"Content-Type": RSS_TYPE, "Content-Length": str(len(data)), "ETag": tag}
+            h.send_head(200, {**headers, "Last-Modified": last_modified})
             h.wfile.write(data)
             return
         tag = f'"{abs(hash(data)):x}"' if etag == "auto" else etag
@@ -238,3 +238,16 @@ def drop_ingest_indices(client: Elasticsearch, settings: Settings) -> None:
     for name in (state_index(settings), ledger_index(settings)):
         client.indices.delete(index=name, ignore_unavailable=True)
         forget_index(name)
+
+
+def indexed_ids(client: Elasticsearch, settings: Settings) -> set[str]:
+    """Every document id in the articles index (after a refresh)."""
+    client.indices.refresh(index=settings.index_alias)
+    resp = client.search(
+        index=settings.index_alias, size=1000, source=False, query={"match_all": {}}
+    )
+    return {hit["_id"] for hit in resp["hits"]["hits"]}
+
+
+def feed_source(name: str, url: str) -> SourceConfig:
+    return SourceConfig.model_validate({"name": name, "url": url})
