@@ -36,14 +36,18 @@ _BYLINE_XPATHS = (
     '//*[@rel="author" or contains(@rel, " author") or starts-with(@rel, "author ")]',
     f'//*[contains({_LOWER}, "byline") or contains(@id, "byline")]',
     f'//*[contains({_LOWER}, "author") or contains({_LOWER}, "autor")'
-    f' or contains({_LOWER}, "writer")]',
+    f' or contains({_LOWER}, "writer") or contains(@id, "author")]',
 )
 _NOT_BYLINE = re.compile(
-    r"comment|avatar|image|img|photo|bio|desc|about|box|widget|follow|social|more|list|"
-    r"related|teaser|card|footer|sidebar|share|profile-link",
-    re.I,
+    r"comment|avatar|image|img|photo|bio|widget|follow|social|related|teaser|share", re.I
+)
+_COMMENT_TOKEN = re.compile(
+    r"^(?:comments?|commentlist|discussion|replies)(?:[-_](?:list|area|body|content|thread"
+    r"|wrapper|respond|item|author|meta|text))?$|^comment[-_]author"
 )
 _MAX_BYLINE = 250
+_COMMA_RUN = re.compile(r"(?:\s*,)+\s*")
+_CONNECTOR_COMMA = re.compile(r"\b(and|und|et|y|by|von|par|por|&)\s*,\s*", re.I)
 _BREAKS = frozenset({"br", "p", "div", "li"})
 
 
@@ -64,7 +68,8 @@ def _from_jsonld_value(value: Any, publisher: str | None) -> list[Author]:
         name = text_of(item.get("name"))
         if not name or name.startswith("http"):
             continue
-        if "organization" in types_of(item) or "newsmediaorganization" in types_of(item):
+        types = types_of(item)
+        if "person" not in types and types & {"organization", "newsmediaorganization"}:
             if agency := agency_name(name):
                 authors.append(Author(name=agency, agency=agency))
             continue
@@ -96,11 +101,12 @@ def _from_meta(page: Page) -> list[Author]:
 
 
 def _usable_byline_element(element: HtmlElement) -> bool:
+    """Not a reader comment's author, not an author box's picture, bio or links."""
     for node in (element, *element.iterancestors()):
         marker = f"{node.get('class', '')} {node.get('id', '')}"
-        if node is element:
-            marker = marker.replace("byline", "").replace("author", "")
-        if "comment" in marker.lower() or (node is element and _NOT_BYLINE.search(marker)):
+        if any(_COMMENT_TOKEN.match(token) for token in marker.lower().split()):
+            return False
+        if node is element and _NOT_BYLINE.search(marker.replace("byline", "")):
             return False
     return True
 
@@ -121,7 +127,9 @@ def _byline_text(element: HtmlElement) -> str:
             parts.append(child.tail or "")
 
     walk(element)
-    return clean_text("".join(parts)).replace(" ,", ",").strip(" ,")
+    text = clean_text("".join(parts)).replace(" ,", ",")
+    text = _CONNECTOR_COMMA.sub(r"\1 ", _COMMA_RUN.sub(", ", text))
+    return text.strip(" ,")
 
 
 def _from_byline_elements(tree: HtmlElement) -> list[Author]:
@@ -151,7 +159,9 @@ def _from_byline_text(paragraphs: list[str]) -> list[Author]:
 
 
 def extract_authors(page: Page, paragraphs: list[str]) -> Found[list[Author]] | None:
-    """Authors, given the page and its first body paragraphs (where a `By` line may sit)."""
+    """Authors, given the page and its first body paragraphs (where a `By` line may sit).
+    A byline the page shows that names the same people as the metadata wins, unless the
+    metadata names more of them; either way each keeps what the other adds."""
     metadata = [
         Found(authors, method)
         for authors, method in ((_from_jsonld(page), "json-ld"), (_from_meta(page), "meta"))
@@ -167,10 +177,13 @@ def extract_authors(page: Page, paragraphs: list[str]) -> Found[list[Author]] | 
     ]
     if not metadata:
         return visible[0] if visible else None
+    stated = metadata[0]
     for shown in visible:
-        if _names(shown.value) & _names(metadata[0].value):
-            return Found(_enriched(shown.value, metadata[0].value), shown.method)
-    return metadata[0]
+        if _names(shown.value) & _names(stated.value):
+            if len(shown.value) >= len(stated.value):
+                return Found(_enriched(shown.value, stated.value), shown.method)
+            return Found(_enriched(stated.value, shown.value), stated.method)
+    return stated
 
 
 def _enriched(shown: list[Author], stated: list[Author]) -> list[Author]:

@@ -24,7 +24,7 @@ _MAX_HEADING_WORDS = 25
 _SENTENCE_END = re.compile(r"[.!?…:;,]$")
 _UNSPACED_CHAR = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\u0e00-\u0e7f]")
 _WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*|\d+(?:[.,]\d+)*")
-_LAYOUT_TABLE = "boolean(//table[.//table or .//h1 or .//td[count(.//p) >= 3]])"
+_LAYOUT_TABLE = "boolean(//table[.//h1 or .//td[count(.//p) >= 3]])"
 WORDS_PER_MINUTE = 230
 CHARACTERS_PER_MINUTE = 500
 

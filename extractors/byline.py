@@ -23,12 +23,17 @@ import re
 from extractors.agencies import agency_name
 from newsdesk.models import Author
 
+_LEAD_WORDS = (
+    r"written|posted|reported|compiled|edited|story|text|words|photos?|post|author|erstellt"
+    r"|geschrieben|verfasst|ein|eine|beitrag|artikel|publié|écrit|escrito|publicado|scritto"
+    r"|pubblicato|rédigé|interview|reporting|additional"
+)
 _PREFIX = re.compile(
-    r"^(?:(?:written|posted|reported|compiled|edited|story|text|words|photos?)\s+by"
-    r"|by|von|par|por|di|door|de|av|af|text|texte|autor(?:in)?|auteur|author|words)"
-    r"\s*[:\-]?\s+",
+    rf"^(?:(?:{_LEAD_WORDS})\s+){{0,3}}(?:by|von|par|por|door|av|af)\b[\s:,]*"
+    r"|^(?:text|texte|autor(?:in)?|auteur|author|words|interview)\b[\s:,]+",
     re.I,
 )
+_LOWER_PREFIX = re.compile(r"^(?:di|de|da)\s+")
 _LABEL = re.compile(r"^(?:author|autor|auteur|authors|autoren|byline)\s*:\s*", re.I)
 _EMAIL = re.compile(r"\S+@\S+\.\w+")
 _HANDLE = re.compile(r"(?<!\w)@\w+")
@@ -46,6 +51,7 @@ _DATE_START = re.compile(
     r"|\b(?:updated|published|posted|aktualisiert|veröffentlicht|publié|mis à jour|\d+ \w+ ago)\b",
     re.I,
 )
+_DANGLING = re.compile(r"\s+(?:am|on|le|el|il|at|um|den|the|vom|du|del|on the)$", re.I)
 _AND = r"(?:and|und|et|y|e|og|och|en|i)"
 _NAME_SPLIT = re.compile(rf"\s*,\s*(?:{_AND}\s+|&\s*)?|\s*/\s+|\s+/\s*|\s+{_AND}\s+|\s*&\s*", re.I)
 _LOCATION = re.compile(
@@ -67,16 +73,43 @@ _ROLE_WORDS = frozenset(_ROLE_WORDS_TEXT.split())
 _ROLE_SUFFIX = re.compile(
     r"\s+(?:(?:senior|chief|special|staff|political|foreign|contributing|deputy)\s+)*"
     r"(?:staff\s+writers?|staff\s+reporters?|correspondents?|reporters?|writers?|"
-    r"columnists?|contributors?|editors?)$",
+    r"columnists?|contributors?|editors?|redakteur(?:in)?|autor(?:in)?|korrespondent(?:in)?"
+    r"|journalist(?:in)?|rédacteur|rédactrice|journaliste|correspondant(?:e)?|redactora?"
+    r"|periodista)$",
     re.I,
 )
+_DESK_WORDS_TEXT = (
+    "redaktion staff newsroom editorial team webteam desk redacción rédaction redazione"
+)
+_DESK_WORDS = frozenset(_DESK_WORDS_TEXT.split())
+_JUNK_NAMES = frozenset(
+    {
+        "weitere beiträge",
+        "alle beiträge",
+        "all posts",
+        "more posts",
+        "view all posts",
+        "more articles",
+        "alle artikel",
+        "all articles",
+        "publiziert",
+        "veröffentlicht",
+        "published",
+        "mehr",
+        "more",
+        "posts",
+        "articles",
+    }
+)
+_DOMAIN = re.compile(r"\w\.(?:com|net|org|info|de|at|ch|fr|it|es|uk|io|news)$", re.I)
+_MID_MARKER = re.compile(r"^(?:\S+\s+){1,3}?(?:By|BY|Von|VON|Par|PAR|Por|POR)\s+(?=[A-ZÀ-Þ])")
 _PARTICLES_TEXT = (
     "van von der den de del della di da das do dos du la le les bin ibn al el y e ter ten zu"
 )
 _PARTICLES = frozenset(_PARTICLES_TEXT.split())
 _NOT_NAMES_TEXT = """
-    admin administrator user guest webmaster root null none unknown anonymous anonym redaktion
-    editor editors staff newsroom team share print email comments comment home news
+    admin administrator wordpressadmin user guest webmaster root null none unknown anonymous
+    anonym share print email comments comment home news by von par por door
     """
 _NOT_NAMES = frozenset(_NOT_NAMES_TEXT.split())
 _TOKEN = re.compile(r"^[^\W\d_][\w.'’-]*$", re.UNICODE)
@@ -95,14 +128,17 @@ def _title_case_token(token: str, first: bool) -> str:
 
 def normalize_case(name: str) -> str:
     """`JANE DOE`, `jane doe` and `Jean DUPONT` become `Jane Doe`, `Jane Doe`, `Jean Dupont`;
-    initials (`J.R.`) and other mixed case are left as written."""
+    in a mixed-case name short capitals are kept as acronyms (`HLNF Staff`), and initials
+    (`J.R.`) as written."""
     letters = [c for c in name if c.isalpha()]
     all_lower = bool(letters) and all(c.islower() for c in letters)
+    if letters and all(c.isupper() for c in letters):
+        return " ".join(_title_case_token(t, i == 0) for i, t in enumerate(name.split()))
     tokens = name.split()
     out = []
     for i, token in enumerate(tokens):
         token_letters = [c for c in token if c.isalpha()]
-        shouting = len(token_letters) >= 3 and all(c.isupper() for c in token_letters)
+        shouting = len(token_letters) >= 5 and all(c.isupper() for c in token_letters)
         out.append(_title_case_token(token, i == 0) if shouting or all_lower else token)
     return " ".join(out)
 
@@ -116,11 +152,29 @@ def _is_role(text: str) -> bool:
     return sum(w in _ROLE_WORDS for w in words) >= max(1, len(words) // 2)
 
 
+def _reads_as_prose(part: str) -> bool:
+    tokens = part.split()
+    lower = [t for t in tokens if t[:1].islower() and t.casefold() not in _PARTICLES]
+    return len(tokens) > 6 or len(lower) >= 2 or any(c.isdigit() for c in part)
+
+
+def _is_desk(name: str) -> bool:
+    """`Redaktion`, `HLNF Staff Report`, `PETA-Team`: a desk credited instead of a person."""
+    return any(w in _DESK_WORDS for w in re.findall(r"[^\W\d_]+", name.casefold()))
+
+
 def looks_like_name(text: str) -> bool:
-    """One to six name-like tokens, capitalised (after case normalisation), no digits."""
+    """One to six name-like tokens, capitalised (after case normalisation), no digits, no
+    web address, not a link label (`More posts`)."""
     tokens = text.split()
-    if not 1 <= len(tokens) <= 6 or text.casefold() in _NOT_NAMES:
+    if not 1 <= len(tokens) <= 6 or text.casefold() in _NOT_NAMES | _JUNK_NAMES:
         return False
+    if any(_DOMAIN.search(t) for t in tokens):
+        return False
+    if len(tokens) == 1 and len(text) <= 3:
+        return False
+    if _is_desk(text):
+        return len(tokens) <= 5
     if not all(_TOKEN.match(t) for t in tokens):
         return False
     capitalised = [t for t in tokens if t[0].isupper()]
@@ -135,16 +189,18 @@ def _clean(text: str) -> str:
     kept: list[str] = []
     for segment in _SEGMENT.split(text):
         date = _DATE_START.search(segment)
-        segment = segment[: date.start()].strip(" ,;:|-–—") if date else segment.strip()
+        segment = segment[: date.start()] if date else segment
+        segment = _DANGLING.sub("", segment.strip(" ,;:|-–—")).strip(" ,;:|-–—")
         if segment:
             kept.append(segment)
         if date and kept:
             break
     text = " ".join(kept)
+    text = _MID_MARKER.sub("", text)
     previous = None
     while text != previous:
         previous = text
-        text = _LABEL.sub("", _PREFIX.sub("", text)).strip(" ,;:")
+        text = _LABEL.sub("", _LOWER_PREFIX.sub("", _PREFIX.sub("", text))).strip(" ,;:")
     return text
 
 
@@ -199,9 +255,9 @@ def _parse_group(group: str) -> tuple[list[Author], str | None]:
             name = normalize_case(name)
             if name.startswith("The "):
                 pass
-            elif looks_like_name(name) and not _is_role(name):
+            elif looks_like_name(name) and (not _is_role(name) or _is_desk(name)):
                 authors.append(Author(name=name, role=role, agency=trailing_agency))
-            else:
+            elif _reads_as_prose(part):
                 unreadable += 1
         if location:
             for author in reversed(authors[unlocated_from:]):

@@ -1,15 +1,17 @@
 """Publication and modification dates, as timezone-aware datetimes.
 
-Sources in order: JSON-LD, meta tags, `<time>`/itemprop markup, the URL, then htmldate's
-search of the visible text (published date only). The first three usually carry a time and an
-offset, which is kept as the page states it; a date without a time is midnight, and a time
-without an offset is taken as UTC. Dates before 1990 or more than a day in the future (time
-zone slack) are rejected as template placeholders or parse errors.
+Sources in order: JSON-LD, meta tags, `<time>`/itemprop markup, the URL; for the publication
+date htmldate (which also searches the visible text) picks the day and these sources the
+time. Markup usually carries a time and an offset, kept as the page states it; a date
+without a time is midnight, and a time without an offset is taken as UTC. Dates before 1990
+or more than a day in the future (time zone slack) are rejected as template placeholders or
+parse errors.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 from dateutil.parser import ParserError
@@ -61,6 +63,10 @@ MODIFIED_META = (
 )
 _URL_DATE = re.compile(
     r"/((?:19|20)\d\d)[/_-]?(0[1-9]|1[0-2])[/_-]?(0[1-9]|[12]\d|3[01])(?:/|[_-]|\.|$)"
+)
+_PUBLISHED_MARKUP = (
+    '//*[@itemprop="datePublished" and not(self::meta)] | //time[@pubdate]'
+    ' | //article//time[@datetime] | //time[@datetime][contains(@class, "publish")]'
 )
 _ISO_PREFIX = re.compile(r"^\d{4}-\d\d-\d\d")
 
@@ -123,7 +129,7 @@ def _from_url(url: str) -> datetime | None:
     return value if _plausible(value) else None
 
 
-def _from_text(page: Page) -> datetime | None:
+def _from_htmldate(page: Page) -> datetime | None:
     found = find_date(
         page.tree,
         extensive_search=True,
@@ -135,22 +141,30 @@ def _from_text(page: Page) -> datetime | None:
     return parse_datetime(found) if found else None
 
 
-def extract_published(page: Page) -> Found[datetime] | None:
+def _published_candidates(page: Page) -> Iterator[Found[datetime]]:
+    """Publication dates the page states in markup, in order of trust; most carry a time."""
     if value := _from_jsonld(page, "datePublished") or _from_jsonld(page, "dateCreated"):
-        return Found(value, "json-ld")
+        yield Found(value, "json-ld")
     if found := _from_meta(page, PUBLISHED_META):
-        return found
-    if value := _from_markup(
-        page,
-        '//*[@itemprop="datePublished" and not(self::meta)] | //time[@pubdate]'
-        ' | //article//time[@datetime] | //time[@datetime][contains(@class, "publish")]',
-    ):
-        return Found(value, "time-element")
+        yield found
+    if value := _from_markup(page, _PUBLISHED_MARKUP):
+        yield Found(value, "time-element")
     if value := _from_url(page.url):
-        return Found(value, "url")
-    if value := _from_text(page):
-        return Found(value, "htmldate")
-    return None
+        yield Found(value, "url")
+
+
+def extract_published(page: Page) -> Found[datetime] | None:
+    """The publication date. htmldate's choice of day is the anchor (on real pages it picks
+    the right day more often than any single markup source); the markup source stating
+    that day supplies the time and offset."""
+    anchor = _from_htmldate(page)
+    candidates = _published_candidates(page)
+    if anchor is None:
+        return next(candidates, None)
+    for candidate in candidates:
+        if candidate.value.date() == anchor.date():
+            return candidate
+    return Found(anchor, "htmldate")
 
 
 def extract_modified(page: Page) -> Found[datetime] | None:

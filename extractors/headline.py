@@ -2,8 +2,10 @@
 
 Metadata titles carry site names (`Headline | The Asahi Shimbun: Breaking News...`) and are
 sometimes SEO rewrites; the visible `<h1>` is what readers see but on some templates is the
-site logo. So each is used to confirm the other: a metadata title equal to the visible one wins
-with its own method, a visible headline contained in a metadata title wins as `h1`.
+site logo, or carries a kicker or date inside it. So each is used to confirm the other: a
+metadata title equal to or contained in the visible one wins with its own method, a visible
+headline contained in a metadata title wins as `h1`; failing both, a headline of four words
+or more inside the article beats unrelated metadata.
 """
 
 from __future__ import annotations
@@ -118,13 +120,10 @@ def extract_title(page: Page, site_name: str | None = None) -> Found[str] | None
         if not key:
             continue
         for meta in metadata:
-            if meta.value == text:
-                return meta
             meta_key = _key(meta.value)
-            if meta_key == key or (
-                len(key) >= 10
-                and (key in meta_key or (meta_key in key and len(meta_key) > len(key) / 2))
-            ):
+            if meta.value == text or (len(meta_key) >= 10 and meta_key in key):
+                return meta
+            if meta_key == key or (len(key) >= 10 and key in meta_key):
                 return Found(text, "h1")
     for text, in_article in visible:
         if in_article and len(text.split()) >= 4:

@@ -116,11 +116,12 @@ def _urls_of(obj: dict[str, Any]) -> set[str]:
 
 
 def pick_article(objects: list[dict[str, Any]], urls: list[str]) -> dict[str, Any] | None:
-    """The article object describing this page: among several (related stories are often listed
-    too) the one whose URL is the page's, else the first with a headline."""
+    """The object describing this page's article: among several (related stories are often
+    listed too) the one whose URL is the page's, else the first with a headline. Without an
+    article object, the `WebPage` (WordPress/Yoast graphs put author and dates there)."""
     articles = [o for o in objects if types_of(o) & ARTICLE_TYPES]
     if not articles:
-        return None
+        return first_of_type(objects, PAGE_TYPES)
     if len(articles) > 1:
         wanted = {normalize_url(u) for u in urls if u}
         for obj in articles:

@@ -106,25 +106,30 @@ def extract_keywords(page: Page) -> Found[list[str]] | None:
 
 
 _STANDFIRST = re.compile(
-    r"dek|deck|standfirst|teaser|summary|subtitle|subhead|sub-title|vorspann|intro|lead|excerpt"
-    r"|sapo|chapo|chapeau|entradilla|sumario|bajada|occhiello|abstract",
+    r"\b(?:\w+[_-])*(?:dek|deck|standfirst|subtitle|sub-title|subhead|vorspann|entradilla"
+    r"|sapo|chapo|chapeau|bajada)\b",
     re.I,
 )
 
 
 def find_standfirst(page: Page, description: str | None) -> str | None:
-    """The standfirst as shown, when the page shows its description as one (a dek under
-    the headline: in the article header or marked as such), so the body need not repeat it."""
+    """The standfirst as shown, when the page shows its description as one: a dek beside the
+    headline (in the same container as the `h1`, or in a `header` holding it) or an element
+    named as one (`dek`, `standfirst`, `vorspann`, ...). The body then need not repeat it."""
     wanted = text_key(description or "")
     if not wanted:
         return None
     for element in page.tree.iter("p", "h2", "h3", "div", "span"):
         if text_key(element.text_content()) != wanted:
             continue
-        for node in (element, *element.iterancestors()):
-            marker = f"{node.get('class', '')} {node.get('id', '')}"
-            if node.tag == "header" or _STANDFIRST.search(marker):
-                return clean_text(element.text_content())
-            if node.tag in {"article", "main", "body"}:
-                break
+        parent = element.getparent()
+        marker = f"{element.get('class', '')} {element.get('id', '')}"
+        beside_headline = parent is not None and (
+            parent.find("h1") is not None
+            or any(
+                a.tag == "header" and a.find(".//h1") is not None for a in element.iterancestors()
+            )
+        )
+        if beside_headline or _STANDFIRST.search(marker):
+            return clean_text(element.text_content())
     return None

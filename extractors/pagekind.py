@@ -7,12 +7,13 @@ import re
 from urllib.parse import urlsplit
 
 from extractors.body import count_words
-from extractors.jsonld import LISTING_TYPES, first_of_type
+from extractors.jsonld import ARTICLE_TYPES, LISTING_TYPES, first_of_type, types_of
 from extractors.page import Page, clean_text
 from newsdesk.models import Section
 
 MIN_WORDS = 20
 _LONG_PARAGRAPH_WORDS = 25
+_SHORT_PAGE_WORDS = 150
 _ERROR_TITLE = re.compile(
     r"\b(?:404|410)\b|page not found|not found|no longer (?:available|exists)"
     r"|(?:page|article|content) (?:does not|doesn't) exist|seite nicht gefunden|nicht gefunden"
@@ -30,7 +31,7 @@ _ARTICLE_OG_TYPES = frozenset({"article", "news", "blog", "blogposting", "newsar
 
 def _declares_article(page: Page) -> bool:
     og_type = page.meta_first("og:type")
-    return page.article_ld is not None or bool(
+    return bool(page.article_ld and types_of(page.article_ld) & ARTICLE_TYPES) or bool(
         og_type and og_type.value.lower() in _ARTICLE_OG_TYPES
     )
 
@@ -64,6 +65,6 @@ def not_article_reason(page: Page, sections: list[Section], word_count: int) -> 
             return "the page declares itself a collection page, not an article"
     if word_count < MIN_WORDS:
         return f"too little text for an article ({word_count} words)"
-    if long_paragraphs == 0 and not declares:
-        return f"no running text, only short blocks ({word_count} words)"
+    if long_paragraphs == 0 and not declares and word_count < _SHORT_PAGE_WORDS:
+        return f"too little running text, only short blocks ({word_count} words)"
     return None
