@@ -151,9 +151,13 @@ def _tls_message(exc: TlsError, url: str, settings: Settings) -> str:
 def _api_message(exc: ApiError, url: str, settings: Settings) -> str:
     status = exc.meta.status
     if status == 401:
-        if settings.es_api_key or (settings.es_username and settings.es_password):
-            return f"Elasticsearch at {url} refused the credentials (401): check {_CREDENTIALS}"
-        return f"Elasticsearch at {url} requires authentication (401): set {_CREDENTIALS}"
+        if settings.es_api_key:
+            used = "NEWSDESK_ES_API_KEY"
+        elif settings.es_username and settings.es_password:
+            used = "NEWSDESK_ES_USERNAME/NEWSDESK_ES_PASSWORD"
+        else:
+            return f"Elasticsearch at {url} requires authentication (401): set {_CREDENTIALS}"
+        return f"Elasticsearch at {url} refused the credentials (401): check {used}"
     reason = ""
     if isinstance(exc.body, dict) and isinstance(exc.body.get("error"), dict):
         error = exc.body["error"]
