@@ -32,6 +32,7 @@ from pathlib import Path
 
 import httpx
 
+from bench.results import Machine
 from newsdesk.es_client import connect
 from newsdesk.index import ensure_index
 from newsdesk.search import SearchRequest, build_query, raw_size
@@ -98,6 +99,7 @@ class Report:
     timings: list[Timing]
     es_version: str
     command: str
+    machine: str = ""
 
     def markdown(self) -> str:
         lines = [
@@ -105,7 +107,7 @@ class Report:
             "",
             f"- Command: `{self.command}`",
             f"- Machine: {os.cpu_count()} CPUs (`nproc`), Elasticsearch {self.es_version}, "
-            f"Python {sys.version.split()[0]}; other work on the machine was not stopped",
+            f"Python {sys.version.split()[0]}; shared with other work: {self.machine}",
             f"- Corpus: {self.articles:,} generated articles; {self.requests} timed requests "
             f"per path and configuration over {len(QUERIES)} queries (7 facets, a daily "
             "histogram, story count, highlights, duplicates collapsed, page of 10)",
@@ -262,6 +264,7 @@ def run(
     caches: tuple[str, ...] = ("off", "on"),
     command: str = "",
 ) -> Report:
+    machine = Machine()
     with elasticsearch(es_url) as url:
         settings = Settings(
             es_url=url,
@@ -293,7 +296,7 @@ def run(
                     name=f"{settings.index_alias}-template"
                 )
             client.close()
-    return Report(articles, requests, timings, str(version), command)
+    return Report(articles, requests, timings, str(version), command, machine.stop().line())
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,6 +13,12 @@ and lumps every article without a cluster id into one group), so it is done here
 is shown when it is the first of its cluster in the sort order among the matches, which one
 small aggregation per page checks (`cluster_check_query`). The check is exact, so collapsed
 pages page as stably as uncollapsed ones.
+
+Facets, the timeline and the story count go in a separate size-0 request (`facets_query`), sent
+in parallel with the hits to the live index rather than the point in time: they do not page,
+and a request without hits can be answered by the shard request cache when it is repeated
+(every page of one search) until the index changes. A server passes a `PitPool`, so first pages
+opened within a second share one point in time instead of opening one each.
 """
 
 from __future__ import annotations
@@ -148,12 +154,6 @@ class SearchRequest(BaseModel):
         if self.sort == "relevance" and not (self.parsed.has_text or self.quote_text):
             return "newest"
         return self.sort
-
-    def filter_count(self) -> int:
-        lists = [self.source, self.author, self.author_location, self.person, self.org]
-        lists += [self.place, self.language, self.speaker]
-        extra = [self.since, self.until, self.has_quotes or None, self.cluster]
-        return sum(len(x) for x in lists) + sum(1 for x in extra if x)
 
 
 class QuoteMatch(BaseModel):
