@@ -25,20 +25,20 @@ from typing import Annotated, Literal
 
 from elasticsearch import Elasticsearch
 from fastapi import HTTPException, Query, Request
-from pydantic import SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
 
 from newsdesk.search import PitPool, SearchRequest
-from newsdesk.settings import Settings
+from newsdesk.settings import EnvSettings, Settings
 
 HTML_PATHS = ("/", "/view/", "/quote-search")
 
 
-class ApiSettings(BaseSettings):
+class ApiSettings(EnvSettings):
     model_config = SettingsConfigDict(env_prefix="NEWSDESK_", extra="ignore")
 
-    api_keys: Annotated[list[SecretStr], NoDecode] = []
-    read_api_keys: Annotated[list[SecretStr], NoDecode] = []
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    read_api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     api_max_page_size: int = 100
     api_max_export_rows: int = 100_000
     api_max_query_length: int = 500

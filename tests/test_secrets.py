@@ -202,3 +202,14 @@ def test_trust_settings_that_would_verify_nothing_are_refused(tmp_path: Path) ->
         connect(Settings(es_url="https://127.0.0.1:9200", es_ca_file=ca, es_ssl_fingerprint="ab"))
     with pytest.raises(ConfigError, match="no such file"):
         connect(Settings(es_url="https://127.0.0.1:9200", es_ca_file=tmp_path / "missing.pem"))
+
+
+def test_app_api_keys_from_a_secrets_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from newsdesk.api_common import ApiSettings
+
+    path = tmp_path / "api_keys"
+    path.write_text("\n".join(APP_KEYS) + "\n", "utf-8")
+    monkeypatch.setenv("NEWSDESK_API_KEYS_FILE", str(path))
+    api = ApiSettings()
+    assert [k.get_secret_value() for k in api.api_keys] == list(APP_KEYS)
+    assert api.read_api_keys == []
