@@ -202,26 +202,3 @@ def recent_events(
     with get_client(sync_client=True) as client:
         page = client.read_events(event_filter, limit=limit)
     return list(page.events)
-
-
-def failure_streak(settings: Settings, source: str, *, failed_now: bool, limit: int) -> int:
-    """Consecutive failed polls of `source` up to and including the current one.
-
-    Reads the source's earlier `newsdesk.feed.polled` events from the server, so the count
-    survives restarts and is shared by every worker without a state store of our own."""
-    if not failed_now:
-        return 0
-    history = recent_events(
-        FEED_POLLED,
-        resource_id=f"newsdesk.source.{source}",
-        labels={INDEX_LABEL: settings.index_alias},
-        limit=limit,
-    )
-    streak = 1
-    for event in history:
-        if event.payload.get("part", 1) != 1:
-            continue
-        if not event.payload.get("error"):
-            break
-        streak += 1
-    return streak

@@ -25,12 +25,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from flows.artifacts import publish_run_artifacts
-from flows.events import (
-    emit_article_outcomes,
-    emit_feed_polled,
-    emit_source_failing,
-    failure_streak,
-)
+from flows.events import emit_article_outcomes, emit_feed_polled, emit_source_failing
 from flows.locks import source_locks
 from flows.ops_settings import OpsSettings
 from newsdesk import ingest as stages
@@ -41,8 +36,9 @@ from newsdesk.index import ensure_index, refresh
 from newsdesk.ingest import RunStats, batch_bounds
 from newsdesk.models import Article, FeedEntry, Outcome, RunSummary
 from newsdesk.parallel import shared_pool
-from newsdesk.polling import PollResult
+from newsdesk.polling import PollResult, due_sources
 from newsdesk.settings import Settings, get_settings
+from newsdesk.source_state import load_states
 from newsdesk.sources import SourceConfig, load_feeds
 
 
@@ -106,6 +102,27 @@ def record_outcomes(
         client.close()
 
 
+@task(name="due-sources", cache_policy=NO_CACHE, retries=3, retry_condition_fn=_retry_transient)
+def due_now(settings: Settings, sources: list[SourceConfig]) -> list[SourceConfig]:
+    """The sources whose adaptive next-due time has come (or that were never polled)."""
+    client = connect(settings)
+    try:
+        return due_sources(sources, load_states(client, settings, [s.name for s in sources]))
+    finally:
+        client.close()
+
+
+def _failure_streaks(settings: Settings, names: list[str]) -> dict[str, int]:
+    """Consecutive failed polls per source, from the state the poll just stored."""
+    if not names:
+        return {}
+    client = connect(settings)
+    try:
+        return {n: s.consecutive_failures for n, s in load_states(client, settings, names).items()}
+    finally:
+        client.close()
+
+
 @task(name="skip-known", cache_policy=NO_CACHE, retries=3, retry_condition_fn=_retry_transient)
 def skip_known(
     settings: Settings, entries: list[FeedEntry]
@@ -127,7 +144,10 @@ def fetch_pages(settings: Settings, entries: list[FeedEntry]) -> tuple[list[Any]
 
 @task(name="extract-articles", cache_policy=NO_CACHE)
 def extract_articles(fetched: list[Any]) -> tuple[list[Article], list[Outcome]]:
-    return stages.extract_pages(fetched, shared_pool())
+    """In the worker pool for real batches; a few pages (an event-triggered run of one new
+    article) are extracted here, since starting the pool's processes costs more than that."""
+    small = len(fetched) < OpsSettings().pool_min_pages
+    return stages.extract_pages(fetched, None if small else shared_pool())
 
 
 @task(name="index-articles", cache_policy=NO_CACHE, retries=3, retry_condition_fn=_retry_transient)
@@ -247,21 +267,19 @@ def _report_polls(
     by_source: dict[str, list[FeedEntry]] = defaultdict(list)
     for entry in fresh:
         by_source[entry.source].append(entry)
+    try:
+        streaks = _failure_streaks(settings, [s.name for s in sources if s.name in errors])
+    except Exception as exc:  # the alert must never break ingestion
+        logger.warning("cannot read the sources' failure counts: %s", exc)
+        streaks = {}
     for source in sources:
         error = errors.get(source.name)
-        if error:
-            try:
-                streak = failure_streak(
-                    settings, source.name, failed_now=True, limit=ops.alert_after_failures * 2
-                )
-            except Exception as exc:  # the alert must never break ingestion
-                logger.warning("cannot read the poll history of %s: %s", source.name, exc)
-                streak = 1
-            if streak >= ops.alert_after_failures:
-                logger.error("source %s failed %d polls in a row: %s", source.name, streak, error)
-                emit_source_failing(
-                    settings, source.name, streak=streak, error=error, feed_url=str(source.url)
-                )
+        streak = streaks.get(source.name, 1 if error else 0)
+        if error and streak >= ops.alert_after_failures:
+            logger.error("source %s failed %d polls in a row: %s", source.name, streak, error)
+            emit_source_failing(
+                settings, source.name, streak=streak, error=error, feed_url=str(source.url)
+            )
         emit_feed_polled(
             settings,
             source.name,
@@ -331,19 +349,26 @@ def poll_sources(
     group: str = "default",
     feeds_file: str | None = None,
     settings: Settings | None = None,
+    all_sources: bool = False,
 ) -> RunSummary:
-    """Poll the sources of one group and hand their new entries on as events."""
+    """Poll the sources of one group that are due (each source's adaptive interval), or all
+    of them with `all_sources`, and hand their new entries on as events."""
     settings = settings or get_settings()
     ops = OpsSettings()
+    logger = get_run_logger()
     feeds = load_feeds(Path(feeds_file) if feeds_file else settings.feeds_file)
     settings = _with_hosts(settings, feeds.allow_hosts)
-    sources = [s for s in feeds.sources if s.enabled and s.group == group]
+    members = [s for s in feeds.sources if s.enabled and s.group == group]
+    if not members:
+        logger.warning("group %s has no enabled sources", group)
+        return RunSummary()
+    _prepare_index(settings)
+    sources = members if all_sources else due_now(settings, members)
     summary = RunSummary(feeds_polled=len(sources))
     stats = RunStats()
     if not sources:
-        get_run_logger().warning("group %s has no enabled sources", group)
+        logger.info("group %s: none of its %d sources is due", group, len(members))
         return summary
-    _prepare_index(settings)
     with source_locks([s.name for s in sources], ops=ops):
         fresh, errors = _poll(settings, ops, sources, summary, stats)
     _report_polls(settings, ops, sources, fresh, errors, stats, handoff="requested")

@@ -32,6 +32,12 @@ class OpsSettings(BaseSettings):
         "in the tens however many articles a run brings.",
     )
     max_batch_size: int = Field(default=1000, ge=1)
+    pool_min_pages: int = Field(
+        default=16,
+        ge=0,
+        description="Batches smaller than this are extracted in the flow's own process rather "
+        "than in the extraction worker pool (whose processes take seconds to start).",
+    )
     event_entries: int = Field(
         default=50, ge=1, le=500, description="Entries per `newsdesk.feed.polled` event."
     )

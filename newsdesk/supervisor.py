@@ -164,6 +164,24 @@ def port_free(port: int, host: str = "127.0.0.1") -> bool:
     return True
 
 
+def newsdesk_command(args: list[str]) -> list[str]:
+    return [sys.executable, "-m", "newsdesk.cli", *args]
+
+
+def spawn(args: list[str], *, env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    """`newsdesk <args>` in its own process group (session), output appended to `log_path`."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as out:
+        return subprocess.Popen(
+            newsdesk_command(args),
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+
 class Supervisor:
     """Starts the children in order, watches them, and stops them all on the way out."""
 
@@ -251,19 +269,12 @@ class Supervisor:
 
     def _spawn(self, name: str, args: list[str], url: str | None = None) -> None:
         log_path = up_dir(self.settings) / "logs" / f"{name}.log"
-        command = [sys.executable, "-m", "newsdesk.cli", *args]
-        with log_path.open("ab") as out:
-            proc = subprocess.Popen(
-                command,
-                env=self._child_env(),
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
+        proc = spawn(args, env=self._child_env(), log_path=log_path)
         self.procs[name] = proc
         self.state.children.append(
-            Child(name=name, pid=proc.pid, command=command, log=str(log_path), url=url)
+            Child(
+                name=name, pid=proc.pid, command=newsdesk_command(args), log=str(log_path), url=url
+            )
         )
         _write_state(self.settings, self.state)
         self.log(f"{name} started (pid {proc.pid}, log {log_path})")
@@ -319,9 +330,13 @@ class Supervisor:
         args = ["serve"]
         if self.feeds_file:
             args += ["--feeds", str(self.feeds_file)]
+        from newsdesk.sources import load_feeds
+
+        feeds = load_feeds(self.feeds_file or self.settings.feeds_file)
+        expected = 1 + len(feeds.group_names())
         self._spawn("serve", args)
-        api = self.state.prefect_api_url
-        self._wait(lambda: _deployment_exists(api or ""), "serve", READY_TIMEOUT)
+        api = self.state.prefect_api_url or ""
+        self._wait(lambda: _deployments_registered(api, expected), "serve", READY_TIMEOUT)
         self.log("serve ready: deployments registered, automations created")
 
     def start_api(self) -> None:
@@ -430,16 +445,20 @@ def _healthy(url: str, ok: tuple[int, ...] = (200,)) -> bool:
         return False
 
 
-def _deployment_exists(api_url: str) -> bool:
+def _deployments_registered(api_url: str, expected: int) -> bool:
+    """True once `serve` registered every deployment (the event-triggered one and the polls)."""
     try:
         resp = httpx.post(
             f"{api_url}/deployments/filter",
-            json={"deployments": {"name": {"like_": "on-event"}}, "limit": 1},
+            json={"deployments": {"tags": {"all_": ["newsdesk"]}}, "limit": 200},
             timeout=5,
         )
     except httpx.HTTPError:
         return False
-    return resp.status_code == 200 and bool(resp.json())
+    if resp.status_code != 200:
+        return False
+    names = {d["name"] for d in resp.json()}
+    return "on-event" in names and len(names) >= expected
 
 
 def stop_recorded(settings: Settings, state: UpState, *, log: Log = print) -> None:
