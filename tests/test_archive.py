@@ -18,7 +18,12 @@ from newsdesk.archive import (
     archive_page,
     read_record,
 )
-from newsdesk.fetch import FetchedPage
+from newsdesk.fetch import FetchedPage, Fetcher
+from newsdesk.ingest import build_article, fetch_pages
+from newsdesk.models import Article, FeedEntry
+from newsdesk.settings import Settings
+from tests.newswire import FERRY, article_page, html_route
+from tests.servers import TestServer
 
 FETCHED_AT = datetime(2024, 3, 12, 9, 30, 15, 250000, tzinfo=UTC)
 
@@ -186,3 +191,44 @@ def test_an_offset_inside_a_record_is_an_error(tmp_path: Path) -> None:
     name = location.split("#")[0]
     with pytest.raises(ArchiveError, match=r"cannot read|no response record"):
         read_record(tmp_path, f"{name}#7")
+
+
+def test_an_archived_page_re_extracts_to_the_same_article(tmp_path: Path) -> None:
+
+    original = page("/ferry.html", article_page(FERRY))
+    entry = FeedEntry(link=original.url, source="s")
+    with WarcArchive(tmp_path) as archive:
+        archived = archive_page(archive, original)
+    first = build_article(entry, archived)
+    assert isinstance(first, Article)
+    assert first.raw_location == archived.raw_location
+    again = build_article(entry, read_record(tmp_path, first.raw_location or "").as_page())
+    assert isinstance(again, Article)
+    assert (again.id, again.title, again.body, again.content_hash) == (
+        first.id,
+        first.title,
+        first.body,
+        first.content_hash,
+    )
+
+
+@pytest.mark.parametrize("policy", ["continue", "stop"])
+def test_fetching_with_a_full_disk_follows_the_policy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, policy: str
+) -> None:
+    """`continue` ingests the text without raw pages; `stop` stops the batch with a clear
+    error, so no article is indexed as if its raw page were kept."""
+
+    monkeypatch.setenv("NEWSDESK_ARCHIVE_MIN_FREE_BYTES", str(2**62))
+    monkeypatch.setenv("NEWSDESK_ARCHIVE_ON_DISK_FULL", policy)
+    settings = Settings(allow_hosts=["127.0.0.1"], data_dir=tmp_path / policy)
+    with TestServer() as site, Fetcher(settings) as fetcher:
+        site.route("/a.html", html_route(article_page(FERRY)))
+        entries = [FeedEntry(link=site.url("/a.html"), source="s")]
+        if policy == "stop":
+            with pytest.raises(ArchiveUnavailable, match="disk full"):
+                fetch_pages(fetcher, entries, concurrency=1)
+            return
+        fetched, failed = fetch_pages(fetcher, entries, concurrency=1)
+    assert failed == []
+    assert [getattr(p, "raw_location", "missing") for _, p in fetched] == [None]
