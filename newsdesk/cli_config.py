@@ -1,9 +1,9 @@
 """`newsdesk config show`: the effective settings of every settings class, secrets masked.
 
 Secrets are never printed: `SecretStr` fields, fields whose name says they hold a secret, and
-passwords inside URLs all show as `**********`. Each value says where it came from (the
-environment `env`, a `*_FILE` secrets `file`, or the `default`), so a typo in a variable name shows up as
-a default where a value was expected.
+passwords inside URLs all show as `**********`. Each value says where it came from (`env`, a
+`*_FILE` secrets `file`, or `default`), so a typo in a variable name shows up as a default
+where a value was expected.
 """
 
 from __future__ import annotations
