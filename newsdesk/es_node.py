@@ -17,7 +17,9 @@ Nodes run without security unless `ephemeral_node` is given a `SecurityConfig`: 
 serves HTTPS only, with the caller's certificate, and knows one file-realm `superuser`. The
 distribution has no `elasticsearch-users` tool, so `config/users` and `config/users_roles` are
 written here (bcrypt hash, from the `bcrypt` package of the dev dependencies). Transport TLS is
-not needed: a single-node cluster bound to loopback skips that bootstrap check.
+not needed: a single-node cluster bound to loopback skips that bootstrap check. API keys and
+native users cannot be created on this distribution: the `.security` index they live in needs
+the analysis-common module, which it lacks.
 
 Elasticsearch refuses to run as root. As root, the node runs as the system user `newsdesk-es`
 (created on first use), which needs to reach the distribution and the node dir. Root's own cache
@@ -610,7 +612,6 @@ def _install_security(config_dir: Path, security: SecurityConfig) -> dict[str, s
         "xpack.security.http.ssl.key": "certs/node.key",
         "xpack.security.http.ssl.certificate_authorities": "certs/ca.crt",
         "xpack.security.authc.realms.file.file1.order": "0",
-        "xpack.security.authc.api_key.enabled": "true",
     }
 
 
