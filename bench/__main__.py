@@ -1,13 +1,18 @@
-"""`uv run python -m bench all` runs every benchmark at its default size; `python -m bench
-NAME [options]` runs one (extraction, indexing, end_to_end, repoll, peers). The peers need
-their packages: `uv run --with newspaper4k --with news-please python -m bench peers`."""
+"""Run the benchmarks; each prints its figures and appends them to bench/RESULTS.md.
+
+    uv run --with newspaper4k --with news-please python -m bench all   # every figure
+    uv run python -m bench NAME [options]   # one of: extraction, indexing, end_to_end,
+                                            # repoll, memory, peers (see NAME's --help)
+
+The peers (news-please, newspaper4k) exist only in that throw-away environment, never as
+project dependencies; without them `peers` reports newsdesk and trafilatura alone."""
 
 from __future__ import annotations
 
 import importlib
 import sys
 
-NAMES = ("extraction", "indexing", "end_to_end", "repoll", "peers")
+NAMES = ("extraction", "indexing", "end_to_end", "repoll", "memory", "peers")
 
 
 def main(argv: list[str]) -> int:
@@ -16,7 +21,7 @@ def main(argv: list[str]) -> int:
         return 0
     name, rest = argv[0].replace("-", "_"), argv[1:]
     if name == "all":
-        for one in ("extraction", "indexing", "end_to_end", "peers"):
+        for one in ("extraction", "indexing", "end_to_end", "memory", "peers"):
             importlib.import_module(f"bench.{one}").main(rest if one == "extraction" else [])
         return 0
     if name not in NAMES:
