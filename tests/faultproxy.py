@@ -8,6 +8,7 @@ bulk requests (`/_bulk` in the path) for the first `n` of them, or to every requ
 * `status_429(n)` — answer the whole bulk request with HTTP 429;
 * `reset_after_forward(n)` — forward the bulk, let Elasticsearch apply it, then reset the
   client's connection instead of answering (the write landed, the client never heard);
+* `slow_bulk(n, seconds)` — forward the bulk (it is applied) but answer only after `seconds`;
 * `delay(seconds)` — hold every response back for `seconds` (a slow cluster).
 
 The proxy counts the bulk requests it saw and what it did with them, so tests can assert that
@@ -42,6 +43,7 @@ class FaultProxy:
         self.lock = threading.Lock()
         self.faults: dict[str, int] = {}
         self.delay_seconds = 0.0
+        self.slow_seconds = 0.0
         self.seen: Counter[str] = Counter()
         self.url = ""
 
@@ -53,6 +55,10 @@ class FaultProxy:
 
     def reset_after_forward(self, n: int) -> None:
         self._arm("reset", n)
+
+    def slow_bulk(self, n: int, seconds: float) -> None:
+        self.slow_seconds = seconds
+        self._arm("slow", n)
 
     def delay(self, seconds: float) -> None:
         self.delay_seconds = seconds
@@ -136,6 +142,8 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             if fault == "reset":
                 self._reset()
                 return
+            if fault == "slow":
+                time.sleep(proxy.slow_seconds)
             if proxy.delay_seconds:
                 time.sleep(proxy.delay_seconds)
             self.send_response(status)
