@@ -90,18 +90,6 @@ def record_polls(
         client.close()
 
 
-@task(name="record-outcomes", cache_policy=NO_CACHE, retries=3, retry_condition_fn=_retry_transient)
-def record_outcomes(
-    settings: Settings, entries: list[FeedEntry], outcomes: list[Outcome], articles: list[Article]
-) -> None:
-    """Dead-letter failures (after retries when transient); forget what ended well."""
-    client = connect(settings)
-    try:
-        stages.record_outcomes(client, settings, entries, outcomes, articles)
-    finally:
-        client.close()
-
-
 @task(name="due-sources", cache_policy=NO_CACHE, retries=3, retry_condition_fn=_retry_transient)
 def due_now(settings: Settings, sources: list[SourceConfig]) -> list[SourceConfig]:
     """The sources whose adaptive next-due time has come (or that were never polled)."""
@@ -151,10 +139,23 @@ def extract_articles(fetched: list[Any]) -> tuple[list[Article], list[Outcome]]:
 
 
 @task(name="index-articles", cache_policy=NO_CACHE, retries=3, retry_condition_fn=_retry_transient)
-def index_articles(settings: Settings, articles: list[Article]) -> list[Outcome]:
+def index_articles(
+    settings: Settings,
+    articles: list[Article],
+    entries: list[FeedEntry] | None = None,
+    earlier: list[Outcome] | None = None,
+) -> list[Outcome]:
+    """Index a batch; with the batch's `entries` and their `earlier` (fetch, extract)
+    outcomes, also record the batch: dead-letter failures (after retries when transient),
+    forget what ended well, count articles per source (in this task, not one more per batch).
+    """
     client = connect(settings)
     try:
-        return stages.index_articles(client, settings, articles)
+        outcomes = stages.index_articles(client, settings, articles)
+        if entries is not None:
+            batch = [*(earlier or []), *outcomes]
+            stages.record_outcomes(client, settings, entries, batch, articles)
+        return outcomes
     finally:
         client.close()
 
@@ -212,8 +213,8 @@ def _ingest_fresh(
         summary.fetched += len(fetched)
         stats.fetched(fetched)
         articles, extract_outcomes = extract_articles(fetched)
-        outcomes = [*fetch_failures, *extract_outcomes, *index_articles(settings, articles)]
-        record_outcomes(settings, fresh[start:end], outcomes, articles)
+        outcomes = [*fetch_failures, *extract_outcomes]
+        outcomes += index_articles(settings, articles, fresh[start:end], outcomes)
         for outcome in outcomes:
             summary.add(outcome)
             stats.outcome(outcome)
