@@ -110,14 +110,16 @@ def side_by_side(
     for settings in targets.values():
         ensure_index(client, settings)
     spent = dict.fromkeys(targets, 0.0)
+    cpu = dict.fromkeys(targets, 0.0)
     acked = dict.fromkeys(targets, 0)
     try:
         for k, start in enumerate(range(0, len(docs), slice_size)):
             part = docs[start : start + slice_size]
             for how in ("writer", "raw") if k % 2 == 0 else ("raw", "writer"):
-                began = time.perf_counter()
+                began, began_cpu = time.perf_counter(), time.process_time()
                 acked[how] += _write(client, targets[how], part, how)
                 spent[how] += time.perf_counter() - began
+                cpu[how] += time.process_time() - began_cpu
         for how, settings in targets.items():
             if acked[how] != len(docs):
                 raise RuntimeError(f"{how}: only {acked[how]} of {len(docs)} documents indexed")
@@ -125,7 +127,7 @@ def side_by_side(
     finally:
         for settings in targets.values():
             drop_index(settings)
-    return spent
+    return {**spent, **{f"{how}_cpu": seconds for how, seconds in cpu.items()}}
 
 
 def load_tuned(
@@ -159,11 +161,15 @@ def run(
     try:
         load(client, bench_settings(es_url), docs[:200], "raw")  # warm the node's JIT and caches
         writer, raw, ratio = [], [], []
+        cpu_ratio: list[float] = []
+        cpu_ms: list[float] = []
         for r in range(rounds):
             got = side_by_side(client, es_url, docs, slice_size)
             writer.append(len(docs) / got["writer"])
             raw.append(len(docs) / got["raw"])
             ratio.append(got["raw"] / got["writer"])
+            cpu_ratio.append(got["raw_cpu"] / got["writer_cpu"])
+            cpu_ms.append(1000 * got["writer_cpu"] / len(docs))
             say(f"round {r + 1}: writer {writer[-1]:.0f}/s raw {raw[-1]:.0f}/s")
         sweep = []
         for chunk in chunks:
@@ -187,6 +193,8 @@ def run(
         "raw_dps": median(raw),
         "ratio": median(ratio),
         "ratios": ratio,
+        "cpu_ratio": median(cpu_ratio),
+        "writer_cpu_ms_per_doc": median(cpu_ms),
         "sweep": sweep,
         "tuned_dps": len(docs) / tuned_s,
         "untuned_dps": len(docs) / plain_s,
@@ -216,6 +224,10 @@ def _report(res: dict[str, Any], machine: Machine, cmd: str) -> str:
                     ]
                 ],
             ),
+            "",
+            f"Client-side CPU (this process; Elasticsearch's work is the same for both): raw / "
+            f"writer = {res['cpu_ratio']:.3f}×, writer {res['writer_cpu_ms_per_doc']:.2f} ms "
+            "CPU per document. The wall ratio can only differ from 1 through this CPU or noise.",
             "",
             "Tuning, one load each with the writer (documents/second):",
             "",
