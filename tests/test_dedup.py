@@ -12,7 +12,8 @@ from elasticsearch import Elasticsearch
 
 from flows.ingest import ingest
 from newsdesk.fetch import FetchedPage
-from newsdesk.ingest import build_article
+from newsdesk.index import template_body
+from newsdesk.ingest import build_article, index_articles
 from newsdesk.models import Article, FeedEntry
 from newsdesk.settings import Settings
 from newsdesk.urls import article_id
@@ -173,3 +174,26 @@ def test_the_canonical_url_decides_identity_on_the_same_site(
     if identity == "www":
         # the link on the mobile host and the desktop link are one document
         assert art.id == article_id("https://www.example.com/a.html")
+
+
+@pytest.mark.es
+def test_an_index_created_before_band_keys_existed_takes_them(
+    es_client: Elasticsearch, es_settings: Settings
+) -> None:
+    """An articles index made by an earlier release has a strict mapping without
+    `simhash_bands`; indexing must add the field rather than reject every article."""
+    body = template_body(es_settings, "core")["template"]
+    del body["mappings"]["properties"]["simhash_bands"]
+    es_client.indices.create(
+        index=es_settings.index_name,
+        settings=body["settings"],
+        mappings=body["mappings"],
+        aliases={es_settings.index_alias: {"is_write_index": True}},
+    )
+    entry = FeedEntry(link="https://example.com/ferry.html", source="s")
+    art = build_article(entry, page(entry.link, None))
+    assert isinstance(art, Article)
+    outcomes = index_articles(es_client, es_settings, [art])
+    assert [o.status.value for o in outcomes] == ["indexed"], outcomes
+    stored = es_client.get(index=es_settings.index_alias, id=art.id)["_source"]
+    assert stored["simhash_bands"] == art.simhash_bands
