@@ -1,7 +1,9 @@
 """A WARC archive of every fetched response, so articles can be re-extracted without re-fetching.
 
 Each response (feed or page) becomes one WARC `response` record: the HTTP status line and
-headers, then the body as the pipeline received it. The body is stored *decoded* (gzip already
+headers, then the body as the pipeline received it. A feed polled again with the same body
+gets a `revisit` record (headers and payload digest, no body); a 304 carries no body and is
+not archived. The body is stored *decoded* (gzip already
 inflated by the fetcher, which never keeps the wire bytes), so `Content-Encoding` and
 `Transfer-Encoding` are kept as `X-Archive-Orig-…` headers and `Content-Length` is the stored
 length; any WARC tool then reads the record correctly.
@@ -21,7 +23,9 @@ than `min_free_bytes` would be left) the partial record is cut off again and, pe
 from __future__ import annotations
 
 import atexit
+import base64
 import errno
+import hashlib
 import io
 import logging
 import os
@@ -47,6 +51,7 @@ from newsdesk.settings import Settings
 log = logging.getLogger(__name__)
 
 ARCHIVE_DIR = "warc"
+REVISIT_PROFILE = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
 _RENAMED_HEADERS = ("content-encoding", "transfer-encoding")
 _SPACE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
@@ -125,22 +130,41 @@ def _http_headers(page: FetchedPage) -> StatusAndHeaders:
     return StatusAndHeaders(f"{page.status} {phrase}", headers, protocol="HTTP/1.1")
 
 
-def record_bytes(page: FetchedPage) -> bytes:
-    """One gzipped WARC/1.1 response record for `page`."""
+def payload_digest(content: bytes) -> str:
+    """The WARC payload digest (`sha1:` + base32), as WARC tools compute it."""
+    return "sha1:" + base64.b32encode(hashlib.sha1(content).digest()).decode("ascii")  # noqa: S324
+
+
+def record_bytes(page: FetchedPage, *, revisit: bool = False) -> bytes:
+    """One gzipped WARC/1.1 record for `page`: a `response`, or with `revisit` a `revisit`
+    record (identical-payload-digest profile: the headers, no body) for a body archived before.
+    """
     buf = io.BytesIO()
     writer = WARCWriter(buf, gzip=True, warc_version="1.1")
     fetched_at = page.fetched_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     warc_headers = {"WARC-Date": fetched_at}
     if page.requested_url != page.url:
         warc_headers["WARC-Newsdesk-Requested-URI"] = page.requested_url
-    record = writer.create_warc_record(
-        page.url,
-        "response",
-        payload=io.BytesIO(page.content),
-        length=len(page.content),
-        http_headers=_http_headers(page),
-        warc_headers_dict=warc_headers,
-    )
+    if revisit:
+        warc_headers.update(
+            {
+                "WARC-Profile": REVISIT_PROFILE,
+                "WARC-Refers-To-Target-URI": page.url,
+                "WARC-Payload-Digest": payload_digest(page.content),
+            }
+        )
+        record = writer.create_warc_record(
+            page.url, "revisit", http_headers=_http_headers(page), warc_headers_dict=warc_headers
+        )
+    else:
+        record = writer.create_warc_record(
+            page.url,
+            "response",
+            payload=io.BytesIO(page.content),
+            length=len(page.content),
+            http_headers=_http_headers(page),
+            warc_headers_dict=warc_headers,
+        )
     writer.write_record(record)
     return buf.getvalue()
 
@@ -188,10 +212,11 @@ class WarcArchive:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def write(self, page: FetchedPage) -> str | None:
+    def write(self, page: FetchedPage, *, revisit: bool = False) -> str | None:
         """Archive `page`; its `raw_location`, or None when the disk is full and the policy
-        is `continue` (ArchiveUnavailable when it is `stop`)."""
-        data = record_bytes(page)
+        is `continue` (ArchiveUnavailable when it is `stop`). `revisit` records only the
+        headers of a response whose body is the same as one archived before."""
+        data = record_bytes(page, revisit=revisit)
         with self._lock:
             try:
                 return self._append(data)

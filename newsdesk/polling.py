@@ -84,7 +84,8 @@ def _get(
     conditional: bool,
     archive: WarcArchive | None,
 ) -> tuple[FetchedPage, bool]:
-    """GET with the stored validators; the page is archived unless it is a 304."""
+    """GET with the stored validators; a body is archived (as a revisit record when it is the
+    same as last time), a 304 has none."""
     send = conditional and known is not None and bool(known.etag or known.last_modified)
     page = fetch_with_retries(
         fetcher,
@@ -94,7 +95,8 @@ def _get(
         accept=FEED_ACCEPT,
     )
     if archive is not None and not page.not_modified:
-        archive.write(page)
+        same = known is not None and known.body_hash == body_hash(page.content)
+        archive.write(page, revisit=same)
     return page, send
 
 

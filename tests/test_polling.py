@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from warcio.archiveiterator import ArchiveIterator
 
-from newsdesk.archive import WarcArchive, read_record
+from newsdesk.archive import WarcArchive, payload_digest, read_record
 from newsdesk.fetch import Fetcher
 from newsdesk.polling import PollResult, PollSettings, apply_poll, due_sources, next_interval, poll
 from newsdesk.settings import Settings
@@ -118,16 +119,31 @@ def test_last_modified_alone_is_used(server: TestServer, fetcher: Fetcher) -> No
     assert "if-none-match" not in feed_requests(server, "/feed.xml")[-1]
 
 
-def test_responses_are_archived(server: TestServer, tmp_path: Path, fetcher: Fetcher) -> None:
+def test_responses_are_archived_and_a_same_body_as_a_revisit(
+    server: TestServer, tmp_path: Path, fetcher: Fetcher
+) -> None:
     body = rss(items(2))
-    server.route("/feed.xml", feed_route(body))
+    server.route("/feed.xml", feed_route(body, etag="lying"))
+    src = source(server.url("/feed.xml"))
     with WarcArchive(tmp_path / "archive") as archive:
-        poll(fetcher, source(server.url("/feed.xml")), archive=archive)
+        first = poll(fetcher, src, archive=archive)
+        poll(fetcher, src, apply_poll(src, None, first, 2), archive=archive)
     files = list((tmp_path / "archive" / "warc").iterdir())
     assert len(files) == 1
     back = read_record(tmp_path / "archive", f"warc/{files[0].name}#0")
     assert back.content == body
     assert back.url == server.url("/feed.xml")
+    with files[0].open("rb") as fh:
+        records = [
+            (r.rec_type, r.rec_headers, r.content_stream().read()) for r in ArchiveIterator(fh)
+        ]
+    assert [r[0] for r in records] == ["response", "revisit"]
+    revisit = records[1][1]
+    assert revisit.get_header("WARC-Payload-Digest") == payload_digest(body)
+    # the digest warcio wrote on the full record: the revisit points at it
+    assert records[0][1].get_header("WARC-Payload-Digest") == payload_digest(body)
+    assert revisit.get_header("WARC-Refers-To-Target-URI") == server.url("/feed.xml")
+    assert records[1][2] == b""
 
 
 @pytest.mark.parametrize(
