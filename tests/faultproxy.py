@@ -11,6 +11,9 @@ bulk requests (`/_bulk` in the path) for the first `n` of them, or to every requ
 * `slow_bulk(n, seconds)` — forward the bulk (it is applied) but answer only after `seconds`;
 * `delay(seconds)` — hold every response back for `seconds` (a slow cluster).
 
+`before_bulk(body)`, when set, runs before each bulk request is handled (to kill the node at a
+chosen moment, say), and `port` may be changed to follow a node restarted on another port.
+
 The proxy counts the bulk requests it saw and what it did with them, so tests can assert that
 the fault really happened.
 """
@@ -24,7 +27,7 @@ import struct
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -45,6 +48,7 @@ class FaultProxy:
         self.delay_seconds = 0.0
         self.slow_seconds = 0.0
         self.seen: Counter[str] = Counter()
+        self.before_bulk: Callable[[bytes], None] | None = None
         self.url = ""
 
     def item_429(self, n: int) -> None:
@@ -122,7 +126,10 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
         def _relay(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
-            fault = proxy.take_fault(self.path.split("?")[0].endswith("/_bulk"))
+            is_bulk = self.path.split("?")[0].endswith("/_bulk")
+            if is_bulk and proxy.before_bulk is not None:
+                proxy.before_bulk(body)
+            fault = proxy.take_fault(is_bulk)
             if fault == "item_429":
                 self._answer(200, _item_429_body(body), "application/json")
                 return
