@@ -11,8 +11,10 @@ bulk requests (`/_bulk` in the path) for the first `n` of them, or to every requ
 * `slow_bulk(n, seconds)` — forward the bulk (it is applied) but answer only after `seconds`;
 * `delay(seconds)` — hold every response back for `seconds` (a slow cluster).
 
+`only_bodies_with`, when set, limits the bulk faults (and the `bulk` count) to requests whose
+body contains it: the articles index's quoted name, say, to spare the dead-letter writes.
 `before_bulk(body)`, when set, runs before each bulk request is handled (to kill the node at a
-chosen moment, say), and `port` may be changed to follow a node restarted on another port.
+chosen moment), and `port` may be changed to follow a node restarted on another port.
 
 The proxy counts the bulk requests it saw and what it did with them, so tests can assert that
 the fault really happened.
@@ -49,6 +51,7 @@ class FaultProxy:
         self.slow_seconds = 0.0
         self.seen: Counter[str] = Counter()
         self.before_bulk: Callable[[bytes], None] | None = None
+        self.only_bodies_with: bytes | None = None
         self.url = ""
 
     def item_429(self, n: int) -> None:
@@ -129,7 +132,8 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             is_bulk = self.path.split("?")[0].endswith("/_bulk")
             if is_bulk and proxy.before_bulk is not None:
                 proxy.before_bulk(body)
-            fault = proxy.take_fault(is_bulk)
+            wanted = proxy.only_bodies_with
+            fault = proxy.take_fault(is_bulk and (wanted is None or wanted in body))
             if fault == "item_429":
                 self._answer(200, _item_429_body(body), "application/json")
                 return

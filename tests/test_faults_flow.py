@@ -101,6 +101,7 @@ def test_bulk_slower_than_the_request_timeout_is_retried_and_the_run_completes(
     timeout the index task times out, Prefect retries it, and the run still ends with every
     article indexed once, well before the slow answers would have arrived."""
     settings = es_settings.model_copy(update={"es_url": proxy.url, "es_request_timeout": 3.0})
+    proxy.only_bodies_with = f'"{es_settings.index_alias}"'.encode()
     proxy.slow_bulk(2, 15.0)
     started = time.monotonic()
     summary = ingest(sources=sources(site), settings=settings)
