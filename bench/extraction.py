@@ -136,6 +136,36 @@ def all_cores(pages: Pages, rounds: int, workers: int) -> dict[str, Any]:
     }
 
 
+def _spin(n: int) -> float:
+    """A fixed pure-Python workload: what one core does without our code or I/O in the way."""
+    start = time.perf_counter()
+    total = 0
+    for i in range(n):
+        total += i * i % 7
+    return time.perf_counter() - start + 0 * total
+
+
+def machine_scaling(workers: int, rounds: int = 3, n: int = 3_000_000) -> float:
+    """How much faster `workers` processes finish `workers` equal loops than one process
+    finishes one: the ceiling figure 2 can reach on this machine at this moment (2.0 on two
+    idle physical cores; less on SMT siblings, under CPU steal, or beside other work)."""
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    ratios = []
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+        list(pool.map(_spin, [10_000] * workers))
+        for _ in range(rounds):
+            start = time.perf_counter()
+            pool.submit(_spin, n).result()
+            alone = time.perf_counter() - start
+            start = time.perf_counter()
+            list(pool.map(_spin, [n] * workers))
+            together = time.perf_counter() - start
+            ratios.append(workers * alone / together)
+    return median(ratios)
+
+
 def profile(pages: Pages, out: Path) -> str | None:
     """A pyinstrument profile of our extractor on `pages` (None when pyinstrument is absent:
     `uv run --with pyinstrument python -m bench.extraction --profile`)."""
@@ -210,6 +240,10 @@ def _report(results: dict[str, Any], machine: Machine, cmd: str) -> str:
             "(target ≥ 1.8× on 2 cores):",
             "",
             table(["pages", "n", "workers", "one core", "pool", "ratio"], rows2),
+            "",
+            f"The machine's own scaling at the time, {results['machine_scaling']:.2f}× (a "
+            "pure-Python loop in one process, then in each of the workers at once, same "
+            "rounds): the ceiling for the ratio above while the machine is shared.",
         ]
     return "\n".join(text)
 
@@ -242,6 +276,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             say(f"figure 2 on {name}")
             entry["all_cores"] = all_cores(pages, args.rounds, args.workers)
         results["sets"][name] = entry
+    if not args.skip_pool:
+        say("the machine's own scaling over processes, for comparison")
+        results["machine_scaling"] = machine_scaling(args.workers, rounds=max(3, args.rounds))
         if args.profile:
             results.setdefault("profiles", {})[name] = profile(
                 pages, OUT / f"profile-extraction-{name.replace(' ', '-')}.txt"
