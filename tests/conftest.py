@@ -11,8 +11,11 @@ from elasticsearch import Elasticsearch
 
 from newsdesk.es_client import connect
 from newsdesk.settings import Settings
+from tests.newswire import drop_ingest_indices
 
 pytest_plugins = ["tests.plugins.prefect_session", "tests.plugins.es_session"]
+
+
 @pytest.fixture
 def es_settings(es_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """Settings on the session's node with an index alias of this test's own."""
@@ -31,6 +34,7 @@ def es_client(es_settings: Settings) -> Iterator[Elasticsearch]:
     client = connect(es_settings)
     yield client
     client.indices.delete(index=es_settings.index_name, ignore_unavailable=True)
+    drop_ingest_indices(client, es_settings)  # per-source state and dead letters beside it
     client.options(ignore_status=404).indices.delete_index_template(
         name=f"{es_settings.index_alias}-template"
     )
