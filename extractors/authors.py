@@ -8,9 +8,10 @@ readers see; metadata authors are often CMS accounts or the publisher itself.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
+from lxml.etree import XPath
 from lxml.html import HtmlElement
 
 from extractors.agencies import agency_name
@@ -30,13 +31,9 @@ AUTHOR_META = (
     "citation_author",
 )
 BYLINE_PREFIX = re.compile(r"^(?:by|von|par|por|door|av|af)\s+[^\W\d_]", re.I | re.UNICODE)
-_LOWER = 'translate(@class, "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")'
-_BYLINE_XPATHS = (
-    '//*[@itemprop="author" and not(self::meta) and not(self::link)]',
-    '//*[@rel="author" or contains(@rel, " author") or starts-with(@rel, "author ")]',
-    f'//*[contains({_LOWER}, "byline") or contains(@id, "byline")]',
-    f'//*[contains({_LOWER}, "author") or contains({_LOWER}, "autor")'
-    f' or contains({_LOWER}, "writer") or contains(@id, "author")]',
+_AUTHOR_PROPERTY = XPath(
+    '//*[@itemprop="author" and not(self::meta) and not(self::link)]'
+    ' | //*[@rel="author" or contains(@rel, " author") or starts-with(@rel, "author ")]'
 )
 _NOT_BYLINE = re.compile(
     r"comment|avatar|image|img|photo|bio|widget|follow|social|related|teaser|share", re.I
@@ -46,6 +43,7 @@ _COMMENT_TOKEN = re.compile(
     r"|wrapper|respond|item|author|meta|text))?$|^comment[-_]author"
 )
 _MAX_BYLINE = 250
+_MAX_BYLINE_CHILDREN = 12
 _COMMA_RUN = re.compile(r"(?:\s*,)+\s*")
 _CONNECTOR_COMMA = re.compile(r"\b(and|und|et|y|by|von|par|por|&)\s*,\s*", re.I)
 _BREAKS = frozenset({"br", "p", "div", "li"})
@@ -132,17 +130,23 @@ def _byline_text(element: HtmlElement) -> str:
     return text.strip(" ,")
 
 
-def _from_byline_elements(tree: HtmlElement) -> list[Author]:
-    for xpath in _BYLINE_XPATHS:
-        for element in tree.xpath(xpath):
-            if not _usable_byline_element(element):
-                continue
-            text = _byline_text(element)
-            if not text or len(text) > _MAX_BYLINE:
-                continue
-            authors = parse_byline(text)
-            if authors:
-                return authors
+def _byline_candidates(page: Page) -> Iterator[HtmlElement]:
+    """Elements that may hold the byline, most explicit markup first."""
+    yield from _AUTHOR_PROPERTY(page.tree)
+    yield from page.marked("byline")
+    yield from page.marked("author", "autor", "writer")
+
+
+def _from_byline_elements(page: Page) -> list[Author]:
+    for element in _byline_candidates(page):
+        if len(element) > _MAX_BYLINE_CHILDREN or not _usable_byline_element(element):
+            continue
+        text = _byline_text(element)
+        if not text or len(text) > _MAX_BYLINE:
+            continue
+        authors = parse_byline(text)
+        if authors:
+            return authors
     return []
 
 
@@ -170,7 +174,7 @@ def extract_authors(page: Page, paragraphs: list[str]) -> Found[list[Author]] | 
     visible = [
         Found(authors, method)
         for authors, method in (
-            (_from_byline_elements(page.tree), "byline-element"),
+            (_from_byline_elements(page), "byline-element"),
             (_from_byline_text(paragraphs), "byline-text"),
         )
         if authors

@@ -19,9 +19,6 @@ _SIZE_SUFFIX = re.compile(
 _CAPTION_XPATH = (
     './/figcaption | .//*[contains(translate(@class, "CAPTION", "caption"), "caption")]'
 )
-_CAPTIONS_ANYWHERE = (
-    '//figcaption | //*[contains(translate(@class, "CAPTION", "caption"), "caption")]'
-)
 _IMG_SOURCES = ("src", "data-src", "data-lazy-src", "data-original", "srcset", "data-srcset")
 
 
@@ -103,5 +100,5 @@ def extract_top_image(page: Page) -> Found[Image] | None:
 
 def caption_texts(page: Page) -> frozenset[str]:
     """Every image caption on the page, so the body can leave them out."""
-    texts = (clean_text(" ".join(e.itertext())) for e in page.tree.xpath(_CAPTIONS_ANYWHERE))
-    return frozenset(t for t in texts if t)
+    elements = [*page.tree.iter("figcaption"), *page.marked("caption")]
+    return frozenset(t for t in (clean_text(" ".join(e.itertext())) for e in elements) if t)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
+
+from lxml.html import HtmlElement
 
 from extractors.jsonld import first_of_type, text_of, url_of
 from extractors.page import Found, Page, clean_text, text_key
@@ -105,11 +108,33 @@ def extract_keywords(page: Page) -> Found[list[str]] | None:
     return Found(keywords[:MAX_KEYWORDS], "+".join(methods))
 
 
-_STANDFIRST = re.compile(
-    r"\b(?:\w+[_-])*(?:dek|deck|standfirst|subtitle|sub-title|subhead|vorspann|entradilla"
-    r"|sapo|chapo|chapeau|bajada)\b",
-    re.I,
+_DEK_WORDS = (
+    "dek",
+    "deck",
+    "standfirst",
+    "subtitle",
+    "sub-title",
+    "subhead",
+    "vorspann",
+    "entradilla",
+    "sapo",
+    "chapo",
+    "chapeau",
+    "bajada",
 )
+_DEK_TAGS = frozenset({"p", "h2", "h3", "div", "span"})
+
+
+def _standfirst_candidates(page: Page) -> Iterator[HtmlElement]:
+    """Where a dek sits: beside the `h1`, in a `header` holding it, or named as one."""
+    for h1 in page.tree.iter("h1"):
+        parent = h1.getparent()
+        if parent is not None:
+            yield from (e for e in parent if e.tag in _DEK_TAGS)
+        header = next((a for a in h1.iterancestors("header")), None)
+        if header is not None:
+            yield from (e for e in header.iter("p", "h2", "h3", "div") if len(e) < 5)
+    yield from (e for e in page.marked(*_DEK_WORDS) if e.tag in _DEK_TAGS)
 
 
 def find_standfirst(page: Page, description: str | None) -> str | None:
@@ -119,17 +144,8 @@ def find_standfirst(page: Page, description: str | None) -> str | None:
     wanted = text_key(description or "")
     if not wanted:
         return None
-    for element in page.tree.iter("p", "h2", "h3", "div", "span"):
-        if text_key(element.text_content()) != wanted:
-            continue
-        parent = element.getparent()
-        marker = f"{element.get('class', '')} {element.get('id', '')}"
-        beside_headline = parent is not None and (
-            parent.find("h1") is not None
-            or any(
-                a.tag == "header" and a.find(".//h1") is not None for a in element.iterancestors()
-            )
-        )
-        if beside_headline or _STANDFIRST.search(marker):
-            return clean_text(element.text_content())
+    for element in _standfirst_candidates(page):
+        text = element.text_content()
+        if len(text) < len(wanted) * 3 and text_key(text) == wanted:
+            return clean_text(text)
     return None

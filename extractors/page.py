@@ -82,6 +82,25 @@ class Page:
         return None
 
     @cached_property
+    def _markers(self) -> list[tuple[HtmlElement, str]]:
+        """Every element that has a class or id, with both lower-cased: one pass over the tree
+        that all class-name lookups share (XPath `translate()` per lookup costs far more)."""
+        found = []
+        for element in self.tree.iter():
+            if not isinstance(element.tag, str):
+                continue
+            marker = element.get("class") or ""
+            if ident := element.get("id"):
+                marker = f"{marker} {ident}"
+            if marker:
+                found.append((element, marker.lower()))
+        return found
+
+    def marked(self, *words: str) -> list[HtmlElement]:
+        """Elements whose class or id contains any of `words` (lower case), in page order."""
+        return [element for element, marker in self._markers if any(w in marker for w in words)]
+
+    @cached_property
     def jsonld(self) -> list[dict[str, Any]]:
         return read_jsonld(self.tree)
 
