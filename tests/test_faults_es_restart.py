@@ -41,8 +41,8 @@ from tests.servers import TestServer
 
 pytestmark = [pytest.mark.es, pytest.mark.usefixtures("prefect_api_url")]
 
-ARTICLES = 100
-BATCH = 20
+ARTICLES = 60
+BATCH = 15
 
 
 @pytest.fixture
