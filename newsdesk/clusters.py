@@ -19,7 +19,6 @@ collapsing search results. `provenance["cluster_id"]` says why an article got it
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,24 +30,6 @@ from newsdesk.settings import Settings
 
 CANDIDATES_PER_ARTICLE = 10
 _SOURCE = ["id", "cluster_id", "content_hash", "simhash", "simhash_bands"]
-_BAND_FIELD = {"simhash_bands": {"type": "keyword"}}
-_mapped: set[str] = set()
-_mapped_lock = threading.Lock()
-
-
-def ensure_band_mapping(client: Elasticsearch, settings: Settings) -> None:
-    """Add `simhash_bands` to an articles index created before the field existed (its strict
-    mapping would reject every article otherwise). Adding a field is allowed on a live index;
-    done once per process and alias."""
-    with _mapped_lock:
-        if settings.index_alias in _mapped:
-            return
-    try:
-        client.indices.put_mapping(index=settings.index_alias, properties=_BAND_FIELD)
-    except NotFoundError:
-        return
-    with _mapped_lock:
-        _mapped.add(settings.index_alias)
 
 
 @dataclass(frozen=True)
@@ -159,7 +140,6 @@ def assign_clusters(client: Elasticsearch, settings: Settings, articles: list[Ar
     """Set `cluster_id` on every article of the batch, in place."""
     if not articles:
         return
-    ensure_band_mapping(client, settings)
     found = find_candidates(client, settings, articles)
     earlier: list[Candidate] = []
     for article, candidates in zip(articles, found, strict=True):

@@ -68,20 +68,27 @@ def ensure_index(client: Elasticsearch, settings: Settings) -> str:
     """Create template, index and alias if missing; return the concrete index name."""
     name = settings.index_name
     if client.indices.exists(index=name):
+        add_new_fields(client, settings)
         return name
     analysis = detect_analysis(client)
     client.indices.put_index_template(
         name=f"{settings.index_alias}-template", **template_body(settings, analysis)
     )
     try:
-        client.indices.create(
-            index=name, aliases={settings.index_alias: {"is_write_index": True}}
-        )
+        client.indices.create(index=name, aliases={settings.index_alias: {"is_write_index": True}})
     except ApiError as exc:
         if exc.error != "resource_already_exists_exception":
             raise
     client.cluster.health(index=name, wait_for_status="yellow", timeout="30s")
     return name
+
+
+def add_new_fields(client: Elasticsearch, settings: Settings) -> None:
+    """Give an index created by an older newsdesk the fields added since (its strict mapping
+    would reject every article otherwise). Adding fields to a live index is allowed; changing
+    an existing field is not, and needs a new index version."""
+    properties = _template_source()["mappings"]["properties"]
+    client.indices.put_mapping(index=settings.index_name, properties=properties)
 
 
 def index_analysis(client: Elasticsearch, settings: Settings) -> str | None:

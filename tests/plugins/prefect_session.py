@@ -1,9 +1,9 @@
 """pytest plugin: one real `prefect server` for the whole session.
 
 Prefect reads `PREFECT_API_URL` when it is imported, so the URL is fixed when this plugin loads
-(before test modules import flows); the server is started on that port, once, by the first
-test that asks for the `prefect_api_url` fixture (tests that run flows), so unit-only runs do not
-pay its start-up. `PREFECT_API_URL` set by the caller wins and no server is started.
+(before test modules import flows) and the server is started on that port by an autouse
+session fixture, since flows also run inside CLI subprocesses that tests cannot see into.
+`PREFECT_API_URL` set by the caller wins and no server is started.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", autouse=True)
 def prefect_api_url() -> Iterator[str]:
     if _EXTERNAL:
         yield _EXTERNAL
