@@ -50,7 +50,7 @@ def _measured(fn: Callable[[], object]) -> tuple[object, float, int]:
 
 
 _PROBE = """
-import json, resource, sys, time
+import json, sys, time
 from newsdesk.errors import FeedError
 from newsdesk.feeds import parse_feed_document
 content = open(sys.argv[1], "rb").read()
@@ -61,7 +61,9 @@ try:
 except FeedError as exc:
     outcome = {"error": exc.reason}
 outcome["seconds"] = time.monotonic() - start
-outcome["peak_rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec from the (large) forking parent.
+hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM:")][0]
+outcome["peak_rss"] = int(hwm.split()[1]) * 1024
 print(json.dumps(outcome))
 """
 
