@@ -96,7 +96,7 @@ class ArticleFields(_Model):
 
 
 class Article(ArticleFields):
-    """A news article as indexed. `id` is derived from the normalised URL (see `urls.article_id`)."""
+    """A news article as indexed; `id` comes from the normalised URL (`urls.article_id`)."""
 
     id: str
     url: str
@@ -139,7 +139,7 @@ class Outcome(_Model):
 
 
 class RunSummary(_Model):
-    """Counts and per-item failures of one ingest run, returned by the flow and printed by the CLI."""
+    """Counts and per-item failures of one ingest run, returned by the flow, shown by the CLI."""
 
     feeds_polled: int = 0
     feeds_failed: int = 0
