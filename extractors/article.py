@@ -19,7 +19,7 @@ from extractors.body import body_text, build_sections, count_words, extract_bloc
 from extractors.chrome import Block, remove_chrome
 from extractors.dateline import is_dateline_only, parse_dateline
 from extractors.dates import extract_modified, extract_published
-from extractors.entities import extract_entities
+from extractors.entities import extract_entities, get_extractor
 from extractors.headline import extract_title
 from extractors.images import caption_texts, extract_top_image
 from extractors.language import extract_language
@@ -59,13 +59,15 @@ def _fold_dateline(blocks: list[Block]) -> list[Block]:
 
 
 def _quotes_and_entities(
-    paragraphs: list[str], provenance: dict[str, str]
+    paragraphs: list[str], provenance: dict[str, str], ner: str
 ) -> tuple[list[Quote], list[Entity]]:
     """The other extractors' results; a failure there costs those fields, not the article."""
     entities: list[Entity] = []
     quotes: list[Quote] = []
     try:
-        entities = extract_entities(paragraphs)
+        entities = (
+            get_extractor(ner)(paragraphs) if ner != "rules" else extract_entities(paragraphs)
+        )
     except Exception as exc:
         provenance["entities"] = f"failed: {type(exc).__name__}"
     try:
@@ -75,7 +77,7 @@ def _quotes_and_entities(
     return quotes, entities
 
 
-def _extract(page: Page) -> ArticleFields:
+def _extract(page: Page, ner: str = "rules") -> ArticleFields:
     provenance: dict[str, str] = {"charset": page.encoding_method, "body": "trafilatura"}
 
     site_name = extract_site_name(page)
@@ -128,7 +130,7 @@ def _extract(page: Page) -> ArticleFields:
     ):
         if found is not None:
             provenance[field] = found.method
-    quotes, entities = _quotes_and_entities(paragraphs, provenance)
+    quotes, entities = _quotes_and_entities(paragraphs, provenance, ner)
     return ArticleFields(
         title=title.value,
         canonical_url=canonical.value if canonical else None,
@@ -152,11 +154,13 @@ def _extract(page: Page) -> ArticleFields:
     )
 
 
-def extract_article(page: bytes | str, url: str, *, charset: str | None = None) -> ArticleFields:
+def extract_article(
+    page: bytes | str, url: str, *, charset: str | None = None, ner: str = "rules"
+) -> ArticleFields:
     """Extract every field from one page. Raises `NotAnArticle` (never anything else) when the
-    page holds no article."""
+    page holds no article. `ner` names the entity extractor ("rules" or "spacy:<model>")."""
     try:
-        return _extract(load_page(page, url, charset))
+        return _extract(load_page(page, url, charset), ner)
     except NotAnArticle as exc:
         if exc.url is None:
             raise NotAnArticle(exc.reason, url=url) from exc

@@ -26,6 +26,7 @@ the spaCy adapter for users who have installed a model.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from collections.abc import Callable
@@ -555,6 +556,7 @@ _LOWER_WORD_RE = re.compile(r"(?<![\w’'.-])[a-z][a-z]+\b")
 
 
 @cache
+@functools.cache
 def get_extractor(name: str = "rules") -> EntityExtractor:
     """The extractor configured by `name`: "rules" (default) or "spacy:<model package>".
 

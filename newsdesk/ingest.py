@@ -35,7 +35,7 @@ from newsdesk.index import existing_ids, refresh
 from newsdesk.models import Article, FeedEntry, Outcome, Status
 from newsdesk.parallel import Extracted, ExtractionPool, PageJob
 from newsdesk.polling import PollResult, apply_poll, poll
-from newsdesk.settings import Settings
+from newsdesk.settings import Settings, get_settings
 from newsdesk.source_state import add_articles, load_states, save_states
 from newsdesk.sources import SourceConfig
 from newsdesk.urls import article_id, normalize_url, same_site
@@ -248,7 +248,7 @@ def _identity_url(link: str, canonical: str | None) -> str:
 
 def _extract_fields(page: FetchedPage) -> Extracted:
     try:
-        return extract_article(page.content, page.url, charset=page.charset)
+        return extract_article(page.content, page.url, charset=page.charset, ner=get_settings().ner)
     except NewsdeskError as exc:
         return NotAnArticle(exc.reason, url=page.url)
 
@@ -296,7 +296,8 @@ def extract_pages(
     on every core, while the assembly of each Article stays here."""
     extracted: Iterable[Extracted | None] = repeat(None)
     if pool is not None:
-        extracted = pool.extract(PageJob(p.content, p.url, p.charset) for _, p in fetched)
+        ner = get_settings().ner
+        extracted = pool.extract(PageJob(p.content, p.url, p.charset, ner) for _, p in fetched)
     articles: list[Article] = []
     outcomes: list[Outcome] = []
     for (entry, page), fields in zip(fetched, extracted, strict=False):

@@ -59,12 +59,13 @@ class PageJob(NamedTuple):
     content: bytes
     url: str
     charset: str | None = None
+    ner: str = "rules"
 
 
 def extract_one(job: PageJob) -> Extracted:
     """Extract one page; every failure comes back as `NotAnArticle`, never raised."""
     try:
-        return extract_article(job.content, job.url, charset=job.charset)
+        return extract_article(job.content, job.url, charset=job.charset, ner=job.ner)
     except NotAnArticle as exc:
         return exc if exc.url else NotAnArticle(exc.reason, url=job.url)
     except NewsdeskError as exc:

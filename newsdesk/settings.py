@@ -132,6 +132,11 @@ class Settings(EnvSettings):
         description="Hosts allowed even when they resolve to loopback or private addresses.",
     )
 
+    ner: str = Field(
+        default="rules",
+        description='Entity extractor: "rules" (no model needed) or "spacy:<installed model>".',
+    )
+
     batch_size: int = 50
     bulk_chunk_size: int = 200
     bulk_max_retries: int = 5
