@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.results import OUT, Machine, append, command, median, say, table, verdict
+from bench.results import OUT, Machine, append, command, median, say, spin, table, verdict
 from bench.site import Site, SiteSpec
 from newsdesk.evaluation import load_corpus, page_address, read_page
 from newsdesk.parallel import ExtractionPool, PageJob, default_workers, extract_one
@@ -136,15 +136,6 @@ def all_cores(pages: Pages, rounds: int, workers: int) -> dict[str, Any]:
     }
 
 
-def _spin(n: int) -> float:
-    """A fixed pure-Python workload: what one core does without our code or I/O in the way."""
-    start = time.perf_counter()
-    total = 0
-    for i in range(n):
-        total += i * i % 7
-    return time.perf_counter() - start + 0 * total
-
-
 def machine_scaling(workers: int, rounds: int = 3, n: int = 3_000_000) -> float:
     """How much faster `workers` processes finish `workers` equal loops than one process
     finishes one: the ceiling figure 2 can reach on this machine at this moment (2.0 on two
@@ -154,13 +145,13 @@ def machine_scaling(workers: int, rounds: int = 3, n: int = 3_000_000) -> float:
 
     ratios = []
     with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-        list(pool.map(_spin, [10_000] * workers))
+        list(pool.map(spin, [10_000] * workers))
         for _ in range(rounds):
             start = time.perf_counter()
-            pool.submit(_spin, n).result()
+            pool.submit(spin, n).result()
             alone = time.perf_counter() - start
             start = time.perf_counter()
-            list(pool.map(_spin, [n] * workers))
+            list(pool.map(spin, [n] * workers))
             together = time.perf_counter() - start
             ratios.append(workers * alone / together)
     return median(ratios)
@@ -256,6 +247,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workers", type=int, default=default_workers())
     parser.add_argument("--skip-pool", action="store_true")
+    parser.add_argument("--scaling-loops", type=int, default=3_000_000)
     parser.add_argument("--profile", action="store_true", help="also write a pyinstrument profile")
     parser.add_argument("--results", type=Path, default=None, help="RESULTS.md to append to")
     parser.add_argument("--no-record", action="store_true")
@@ -278,7 +270,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         results["sets"][name] = entry
     if not args.skip_pool:
         say("the machine's own scaling over processes, for comparison")
-        results["machine_scaling"] = machine_scaling(args.workers, rounds=max(3, args.rounds))
+        results["machine_scaling"] = machine_scaling(
+            args.workers, rounds=max(3, args.rounds), n=args.scaling_loops
+        )
         if args.profile:
             results.setdefault("profiles", {})[name] = profile(
                 pages, OUT / f"profile-extraction-{name.replace(' ', '-')}.txt"

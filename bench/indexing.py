@@ -29,7 +29,7 @@ from bench.services import bench_settings, drop_index, elasticsearch
 from newsdesk.es_client import connect
 from newsdesk.index import ensure_index
 from newsdesk.models import Article, Status
-from newsdesk.parallel import ExtractionPool, PageJob
+from newsdesk.parallel import PageJob, extract_one
 from newsdesk.settings import Settings
 from newsdesk.urls import article_id
 from newsdesk.writer import write_articles
@@ -38,8 +38,7 @@ from newsdesk.writer import write_articles
 def documents(count: int, distinct: int = 60) -> list[Article]:
     """`count` articles cloned from `distinct` extracted synthetic pages."""
     pages = site_pages(distinct)
-    with ExtractionPool() as pool:
-        fields = [f for f in pool.extract(PageJob(h, u) for h, u in pages)]
+    fields = [extract_one(PageJob(h, u)) for h, u in pages]
     usable = [
         (f, url) for f, (_, url) in zip(fields, pages, strict=True) if not isinstance(f, Exception)
     ]
@@ -250,6 +249,7 @@ def _report(res: dict[str, Any], machine: Machine, cmd: str) -> str:
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(prog="python -m bench.indexing", description=__doc__)
     parser.add_argument("--docs", type=int, default=10_000)
+    parser.add_argument("--distinct", type=int, default=60, help="pages extracted, then cloned")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--chunks", default="100,200,500,1000")
     parser.add_argument("--slice", type=int, default=1000, help="documents per turn")
@@ -259,7 +259,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = parser.parse_args(argv)
     machine = Machine()
     say("building documents")
-    docs = documents(args.docs)
+    docs = documents(args.docs, args.distinct)
     chunks = [int(c) for c in args.chunks.split(",") if c.strip()]
     with elasticsearch() as es_url:
         res = run(es_url, docs, args.rounds, chunks, args.slice)

@@ -118,3 +118,13 @@ def verdict(value: float, target: float, *, above: bool = True) -> str:
 
 def say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
+
+
+def spin(n: int) -> float:
+    """A fixed pure-Python workload: what one core does without our code or I/O in the way
+    (here, in a module light enough for a spawned process to import at once)."""
+    start = time.perf_counter()
+    total = 0
+    for i in range(n):
+        total += i * i % 7
+    return time.perf_counter() - start + 0 * total

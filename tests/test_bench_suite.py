@@ -14,11 +14,21 @@ from bench.site import SiteSpec, expected_counts
 DEV = extraction.DEV_CORPUS
 
 
-def test_extraction_benchmark_runs(tmp_path: Path) -> None:
-    limit = 2 if DEV.is_dir() else 0
+def test_extraction_benchmark_runs() -> None:
     res = extraction.main(
-        ["--limit", str(limit), "--site-pages", "3", "--rounds", "1", "--no-record"]
+        [
+            "--limit",
+            "0",
+            "--site-pages",
+            "3",
+            "--rounds",
+            "1",
+            "--scaling-loops",
+            "20000",
+            "--no-record",
+        ]
     )
+    assert list(res["sets"]) == ["synthetic site"]
     site = res["sets"]["synthetic site"]
     one, pool = site["one_core"], site["all_cores"]
     assert one["pages"] == pool["pages"] == 3
@@ -26,13 +36,21 @@ def test_extraction_benchmark_runs(tmp_path: Path) -> None:
     assert one["ours_pps"] > 0
     assert one["trafilatura_pps"] > 0
     assert pool["restarts"] == 0
-    if limit:
-        assert res["sets"]["extraction-dev"]["one_core"]["pages"] == limit
+    assert res["machine_scaling"] > 0
+
+
+@pytest.mark.skipif(not DEV.is_dir(), reason="extraction-dev corpus not in ../shared")
+def test_extraction_dev_pages_are_read_from_shared() -> None:
+    pages = extraction.dev_pages(DEV, 2)
+    assert len(pages) == 2
+    assert all(html.lstrip().startswith(b"<") and url.startswith("http") for html, url in pages)
 
 
 @pytest.mark.es
 def test_indexing_benchmark_loads_every_document(es_url: str) -> None:
-    res = indexing.main(["--docs", "30", "--rounds", "1", "--chunks", "7", "--no-record"])
+    res = indexing.main(
+        ["--docs", "30", "--distinct", "3", "--rounds", "1", "--chunks", "7", "--no-record"]
+    )
     assert res["docs"] == 30
     assert res["writer_dps"] > 0
     assert res["raw_dps"] > 0
