@@ -41,6 +41,10 @@ from newsdesk.settings import Settings, get_settings
 from newsdesk.source_state import load_states
 from newsdesk.sources import SourceConfig, load_feeds
 
+# Waits between retries of the Elasticsearch-facing tasks: long enough to outlast a node
+# restart or a burst of 429s, short enough that a run with a dead cluster fails within a minute.
+ES_RETRY_DELAYS = [1, 4, 10]
+
 
 def _retry_transient(task: Any, task_run: Any, state: Any) -> bool:
     try:
@@ -73,7 +77,13 @@ def poll_feeds(
     return entries, failures, polls
 
 
-@task(name="record-polls", cache_policy=NO_CACHE, retries=3, retry_condition_fn=_retry_transient)
+@task(
+    name="record-polls",
+    cache_policy=NO_CACHE,
+    retries=3,
+    retry_delay_seconds=ES_RETRY_DELAYS,
+    retry_condition_fn=_retry_transient,
+)
 def record_polls(
     settings: Settings,
     sources: list[SourceConfig],
@@ -90,7 +100,13 @@ def record_polls(
         client.close()
 
 
-@task(name="due-sources", cache_policy=NO_CACHE, retries=3, retry_condition_fn=_retry_transient)
+@task(
+    name="due-sources",
+    cache_policy=NO_CACHE,
+    retries=3,
+    retry_delay_seconds=ES_RETRY_DELAYS,
+    retry_condition_fn=_retry_transient,
+)
 def due_now(settings: Settings, sources: list[SourceConfig]) -> list[SourceConfig]:
     """The sources whose adaptive next-due time has come (or that were never polled)."""
     client = connect(settings)
@@ -111,7 +127,13 @@ def _failure_streaks(settings: Settings, names: list[str]) -> dict[str, int]:
         client.close()
 
 
-@task(name="skip-known", cache_policy=NO_CACHE, retries=3, retry_condition_fn=_retry_transient)
+@task(
+    name="skip-known",
+    cache_policy=NO_CACHE,
+    retries=3,
+    retry_delay_seconds=ES_RETRY_DELAYS,
+    retry_condition_fn=_retry_transient,
+)
 def skip_known(
     settings: Settings, entries: list[FeedEntry]
 ) -> tuple[list[FeedEntry], list[Outcome]]:
@@ -138,7 +160,13 @@ def extract_articles(fetched: list[Any]) -> tuple[list[Article], list[Outcome]]:
     return stages.extract_pages(fetched, None if small else shared_pool())
 
 
-@task(name="index-articles", cache_policy=NO_CACHE, retries=3, retry_condition_fn=_retry_transient)
+@task(
+    name="index-articles",
+    cache_policy=NO_CACHE,
+    retries=3,
+    retry_delay_seconds=ES_RETRY_DELAYS,
+    retry_condition_fn=_retry_transient,
+)
 def index_articles(
     settings: Settings,
     articles: list[Article],
