@@ -43,7 +43,7 @@ from newsdesk.sources import SourceConfig, load_feeds
 
 # Waits between retries of the Elasticsearch-facing tasks: long enough to outlast a node
 # restart or a burst of 429s, short enough that a run with a dead cluster fails within a minute.
-ES_RETRY_DELAYS = [1, 4, 10]
+ES_RETRY_DELAYS: list[float] = [1, 4, 10]
 
 
 def _retry_transient(task: Any, task_run: Any, state: Any) -> bool:
