@@ -24,6 +24,7 @@ _MAX_HEADING_WORDS = 25
 _SENTENCE_END = re.compile(r"[.!?…:;,]$")
 _UNSPACED_CHAR = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\u0e00-\u0e7f]")
 _WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*|\d+(?:[.,]\d+)*")
+_SHORT_MAIN_TEXT = 1000
 _LAYOUT_TABLE = "boolean(//table[.//h1 or .//td[count(.//p) >= 3]])"
 WORDS_PER_MINUTE = 230
 CHARACTERS_PER_MINUTE = 500
@@ -90,18 +91,33 @@ def uses_layout_tables(page: Page) -> bool:
     return bool(page.tree.xpath(_LAYOUT_TABLE))
 
 
-def extract_blocks(page: Page) -> list[Block]:
-    """The main text as blocks in reading order; [] when trafilatura finds none."""
+def _trafilatura(page: Page, tables: bool, *, fast: bool) -> Document | None:
+    """trafilatura on the shared tree (it copies the tree before cleaning it)."""
     document = bare_extraction(
         page.tree,
         url=page.url or None,
+        fast=fast,
         include_comments=False,
         include_formatting=False,
-        include_tables=not uses_layout_tables(page),
+        include_tables=tables,
         include_images=False,
         with_metadata=False,
     )
-    if not isinstance(document, Document) or document.body is None:
+    return document if isinstance(document, Document) else None
+
+
+def extract_blocks(page: Page) -> list[Block]:
+    """The main text as blocks in reading order; [] when trafilatura finds none.
+
+    trafilatura runs in its fast mode first; only a short result (under 1,000 characters,
+    where its main extractor most often missed the article) is redone with the readability
+    and jusText comparisons. On the extraction-dev corpus this keeps the full mode's F1 at
+    about three quarters of its cost."""
+    tables = not uses_layout_tables(page)
+    document = _trafilatura(page, tables, fast=True)
+    if document is None or len(document.text or "") < _SHORT_MAIN_TEXT:
+        document = _trafilatura(page, tables, fast=False)
+    if document is None or document.body is None:
         return []
     blocks: list[Block] = []
 

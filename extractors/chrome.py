@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 from extractors.page import clean_text, text_key
@@ -85,6 +86,7 @@ _TAIL_BOILERPLATE = re.compile(
     r"|unterstütze|the views expressed|disclaimer|keine kommentare|no comments",
     re.I,
 )
+_WORD = re.compile(r"[\w'’+-]+")
 SHORT_WORDS = 25
 _TAG_WORDS = 5
 _LEAD = 8
@@ -94,8 +96,10 @@ _PROMO_WORDS = 30
 _TAIL_WORDS = 60
 
 
-def _words(text: str) -> list[str]:
-    return re.findall(r"[\w'’+-]+", text.lower())
+@lru_cache(maxsize=4096)
+def _words(text: str) -> tuple[str, ...]:
+    """Lower-cased words; cached, as every rule asks again about the same blocks."""
+    return tuple(_WORD.findall(text.lower()))
 
 
 def is_chrome_label(text: str) -> bool:

@@ -11,10 +11,11 @@ parse errors.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-from dateutil.parser import ParserError
+from dateutil.parser import ParserError, UnknownTimezoneWarning
 from dateutil.parser import parse as dateutil_parse
 from htmldate import find_date
 
@@ -22,6 +23,35 @@ from extractors.jsonld import text_of
 from extractors.page import Found, Page, clean_text
 
 EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
+_DEFAULT = datetime(2000, 1, 1)
+_HOUR = 3600
+# Zone abbreviations news pages print; others are read as UTC (without dateutil's warning).
+_ZONES = {
+    "UTC": 0,
+    "GMT": 0,
+    "Z": 0,
+    "BST": _HOUR,
+    "CET": _HOUR,
+    "MEZ": _HOUR,
+    "CEST": 2 * _HOUR,
+    "MESZ": 2 * _HOUR,
+    "EET": 2 * _HOUR,
+    "EEST": 3 * _HOUR,
+    "MSK": 3 * _HOUR,
+    "IST": 5 * _HOUR + 1800,
+    "JST": 9 * _HOUR,
+    "KST": 9 * _HOUR,
+    "AEST": 10 * _HOUR,
+    "AEDT": 11 * _HOUR,
+    "EST": -5 * _HOUR,
+    "EDT": -4 * _HOUR,
+    "CST": -6 * _HOUR,
+    "CDT": -5 * _HOUR,
+    "MST": -7 * _HOUR,
+    "MDT": -6 * _HOUR,
+    "PST": -8 * _HOUR,
+    "PDT": -7 * _HOUR,
+}
 
 PUBLISHED_META = (
     "article:published_time",
@@ -81,7 +111,9 @@ def parse_datetime(value: str | None) -> datetime | None:
         parsed = datetime.fromisoformat(text)
     except ValueError:
         try:
-            parsed = dateutil_parse(text, default=datetime(2000, 1, 1))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UnknownTimezoneWarning)
+                parsed = dateutil_parse(text, default=_DEFAULT, tzinfos=_ZONES)
         except (ParserError, ValueError, OverflowError):
             return None
         if not _ISO_PREFIX.match(text) and not re.search(r"(19|20)\d\d", text):
@@ -129,15 +161,17 @@ def _from_url(url: str) -> datetime | None:
     return value if _plausible(value) else None
 
 
-def _from_htmldate(page: Page) -> datetime | None:
-    found = find_date(
-        page.tree,
-        extensive_search=True,
-        original_date=True,
-        outputformat="%Y-%m-%d",
-        url=page.url or None,
-        min_date=EARLIEST.replace(tzinfo=None),
-    )
+def _from_htmldate(page: Page, *, extensive: bool) -> datetime | None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnknownTimezoneWarning)
+        found = find_date(
+            page.tree,
+            extensive_search=extensive,
+            original_date=True,
+            outputformat="%Y-%m-%d",
+            url=page.url or None,
+            min_date=EARLIEST.replace(tzinfo=None),
+        )
     return parse_datetime(found) if found else None
 
 
@@ -156,11 +190,12 @@ def _published_candidates(page: Page) -> Iterator[Found[datetime]]:
 def extract_published(page: Page) -> Found[datetime] | None:
     """The publication date. htmldate's choice of day is the anchor (on real pages it picks
     the right day more often than any single markup source); the markup source stating
-    that day supplies the time and offset."""
-    anchor = _from_htmldate(page)
-    candidates = _published_candidates(page)
+    that day supplies the time and offset. htmldate searches the visible text (slow) only
+    when the markup states no date at all."""
+    candidates = list(_published_candidates(page))
+    anchor = _from_htmldate(page, extensive=not candidates)
     if anchor is None:
-        return next(candidates, None)
+        return candidates[0] if candidates else None
     for candidate in candidates:
         if candidate.value.date() == anchor.date():
             return candidate

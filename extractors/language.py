@@ -63,10 +63,13 @@ _STOPWORDS: dict[str, str] = {
     "або також щоб",
     "bg": "и в на да за се не с от е че по са като това но той през при от те със",
 }
-_WEIGHTS: dict[str, dict[str, float]] = {}
 _owners: Counter[str] = Counter(w for words in _STOPWORDS.values() for w in set(words.split()))
+# word -> the languages it belongs to, each with the word's weight (1 / number of languages)
+_INDEX: dict[str, list[tuple[str, float]]] = {}
 for _lang, _words in _STOPWORDS.items():
-    _WEIGHTS[_lang] = {w: 1.0 / _owners[w] for w in set(_words.split())}
+    for _word in set(_words.split()):
+        _INDEX.setdefault(_word, []).append((_lang, 1.0 / _owners[_word]))
+_CYRILLIC_LANGUAGES = frozenset({"ru", "uk", "bg"})
 
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 _SCRIPTS: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -110,11 +113,14 @@ def score_languages(text: str) -> list[tuple[str, float]]:
     if not words:
         return []
     cyrillic = bool(_SCRIPTS[3][1].search(" ".join(words[:50])))
-    scores = []
-    for language, weights in _WEIGHTS.items():
-        if (language in {"ru", "uk", "bg"}) != cyrillic:
-            continue
-        scores.append((language, sum(weights.get(w, 0.0) for w in words) / len(words)))
+    totals = dict.fromkeys(
+        (lang for lang in _STOPWORDS if (lang in _CYRILLIC_LANGUAGES) == cyrillic), 0.0
+    )
+    for word, count in Counter(words).items():
+        for language, weight in _INDEX.get(word, ()):
+            if language in totals:
+                totals[language] += weight * count
+    scores = [(language, total / len(words)) for language, total in totals.items()]
     return sorted(scores, key=lambda item: item[1], reverse=True)
 
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any, Generic, NamedTuple, TypeVar
 from urllib.parse import urljoin, urlsplit
 
+from lxml.etree import XPath
 from lxml.html import HtmlElement
 from trafilatura.utils import load_html
 
@@ -21,6 +22,12 @@ from extractors.jsonld import dereference, pick_article, read_jsonld, text_of
 from newsdesk.errors import NotAnArticle
 
 T = TypeVar("T")
+_CLASSED = XPath("//*[@class or @id]")
+
+
+@lru_cache(maxsize=64)
+def _alternation(words: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile("|".join(re.escape(w) for w in words))
 
 
 class Found(NamedTuple, Generic[T]):
@@ -83,22 +90,17 @@ class Page:
 
     @cached_property
     def _markers(self) -> list[tuple[HtmlElement, str]]:
-        """Every element that has a class or id, with both lower-cased: one pass over the tree
-        that all class-name lookups share (XPath `translate()` per lookup costs far more)."""
-        found = []
-        for element in self.tree.iter():
-            if not isinstance(element.tag, str):
-                continue
-            marker = element.get("class") or ""
-            if ident := element.get("id"):
-                marker = f"{marker} {ident}"
-            if marker:
-                found.append((element, marker.lower()))
-        return found
+        """Every element that has a class or id, with both lower-cased: one pass that all
+        class-name lookups share (an XPath `translate()` per lookup costs far more)."""
+        return [
+            (element, f"{element.get('class', '')} {element.get('id', '')}".lower())
+            for element in _CLASSED(self.tree)
+        ]
 
     def marked(self, *words: str) -> list[HtmlElement]:
         """Elements whose class or id contains any of `words` (lower case), in page order."""
-        return [element for element, marker in self._markers if any(w in marker for w in words)]
+        pattern = _alternation(words)
+        return [element for element, marker in self._markers if pattern.search(marker)]
 
     @cached_property
     def jsonld(self) -> list[dict[str, Any]]:
