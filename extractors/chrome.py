@@ -30,7 +30,7 @@ class Block:
 
 
 _CHROME_WORDS_TEXT = """
-    print printer friendly version share shares sharing tweet twitter x email e-mail mail
+    print printer friendly version e share shares sharing tweet twitter x email e-mail mail
     facebook linkedin whatsapp pinterest reddit telegram flipboard pocket messenger sms copy
     link url save saved bookmark comment comments subscribe follow us on this article story
     page via the to a an font size text listen gift read more minutes min close menu
@@ -83,7 +83,8 @@ _TAIL_BOILERPLATE = re.compile(
     r"|todos los derechos|without (?:written )?permission|subscribe|subscriber|newsletter"
     r"|sign up|follow (?:us|\w+ on)|download (?:the|our)\b.{0,40}\bapps?\b|abonnieren"
     r"|abonnement|folgen sie|s[ií]guenos|suivez-nous|if you enjoyed|support (?:us|our)"
-    r"|unterstütze|the views expressed|disclaimer|keine kommentare|no comments",
+    r"|unterstütze|the views expressed|disclaimer|keine kommentare|no comments"
+    r"|^(?:other|more|related|recent|latest|top) (?:stories|articles|news|posts)\b",
     re.I,
 )
 _WORD = re.compile(r"[\w'’+-]+")
@@ -103,9 +104,10 @@ def _words(text: str) -> tuple[str, ...]:
 
 
 def is_chrome_label(text: str) -> bool:
-    """A short block made only of toolbar words, e.g. `print PRINT` or `Share on Twitter`."""
-    words = _words(text)
-    return 0 < len(words) <= 8 and all(w in _CHROME_WORDS for w in words)
+    """A short block made only of toolbar words, e.g. `print PRINT`, `Share on Twitter` or
+    `Printer-friendly version E-mail this story`."""
+    words = [part for word in _words(text) for part in word.split("-") if part]
+    return 0 < len(words) <= 10 and all(w in _CHROME_WORDS for w in words)
 
 
 def is_chrome_heading(text: str) -> bool:
