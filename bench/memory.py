@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -29,7 +28,7 @@ from newsdesk.settings import Settings
 
 
 def child(config: dict[str, Any]) -> dict[str, Any]:
-    from bench.end_to_end import _sources
+    from bench.end_to_end import _sources, peak_rss_mb
     from flows.ops_settings import OpsSettings
     from newsdesk import ingest as stages
     from newsdesk.es_client import connect
@@ -48,7 +47,7 @@ def child(config: dict[str, Any]) -> dict[str, Any]:
         entries = [e for poll in polls for e in poll.entries]
         out["entries"] = len(entries)
         out["poll_s"] = time.perf_counter() - start
-        out["rss_after_poll_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        out["rss_after_poll_mb"] = peak_rss_mb()
         unique, _ = stages.dedupe_entries(entries)
         out["unique"] = len(unique)
         try:
@@ -66,7 +65,7 @@ def child(config: dict[str, Any]) -> dict[str, Any]:
         out["batch_size"] = bounds[0][1] - bounds[0][0] if bounds else 0
     finally:
         client.close()
-    out["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out["max_rss_mb"] = peak_rss_mb()
     return out
 
 
