@@ -191,15 +191,22 @@ def extract_published(page: Page) -> Found[datetime] | None:
     """The publication date. htmldate's choice of day is the anchor (on real pages it picks
     the right day more often than any single markup source); the markup source stating
     that day supplies the time and offset. htmldate searches the visible text (slow) only
-    when the markup states no date at all."""
+    when the markup states no date at all or its quick look disagrees with the markup."""
     candidates = list(_published_candidates(page))
     anchor = _from_htmldate(page, extensive=not candidates)
     if anchor is None:
         return candidates[0] if candidates else None
-    for candidate in candidates:
-        if candidate.value.date() == anchor.date():
-            return candidate
+    if matching := _on_day(candidates, anchor):
+        return matching
+    if candidates:
+        anchor = _from_htmldate(page, extensive=True) or anchor
+        if matching := _on_day(candidates, anchor):
+            return matching
     return Found(anchor, "htmldate")
+
+
+def _on_day(candidates: list[Found[datetime]], day: datetime) -> Found[datetime] | None:
+    return next((c for c in candidates if c.value.date() == day.date()), None)
 
 
 def extract_modified(page: Page) -> Found[datetime] | None:
