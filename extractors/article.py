@@ -4,10 +4,11 @@ The page is decoded and parsed once (`load_page`); trafilatura, htmldate and eve
 function share that tree. Each field records in `provenance` the method that produced it.
 
 Body conventions: `body` is the sections' paragraphs separated by blank lines, each subheading
-on its own line before its paragraphs; a `By ...` byline block and a repeat of the headline are
-not body paragraphs; the dateline stays at the start of the first paragraph (and of `lede`), as
-agencies print it. `word_count` counts words, plus one per character of scripts written without
-spaces (Chinese, Japanese, Thai).
+on its own line before its paragraphs. Not body paragraphs: a `By ...` byline block, a repeat
+of the headline, a standfirst that repeats the description, image captions and page chrome
+(see `extractors.chrome`). The dateline stays at the start of the first paragraph (and of
+`lede`), as agencies print it. `word_count` counts words, plus one per character of scripts
+written without spaces (Chinese, Japanese, Thai).
 """
 
 from __future__ import annotations
@@ -38,12 +39,6 @@ from newsdesk.models import ArticleFields, Entity, Quote
 
 _BYLINE_SEARCH = 4
 _FALLBACK_TITLE_WORDS = 12
-
-
-def _drop_byline_blocks(blocks: list[Block]) -> list[Block]:
-    """Remove `By ...` blocks among the first few, where bylines sit."""
-    head = [b for b in blocks[:_BYLINE_SEARCH] if b.kind == "heading" or not is_byline_text(b.text)]
-    return head + blocks[_BYLINE_SEARCH:]
 
 
 def _fold_dateline(blocks: list[Block]) -> list[Block]:
