@@ -224,6 +224,9 @@ def serve(
     notify_block: Annotated[
         str | None, typer.Option(help="Prefect notification block for alerts: <type-slug>/<name>.")
     ] = None,
+    submissions: Annotated[
+        bool, typer.Option(help="Hand URLs queued by `newsdesk submit` / POST /ingest on.")
+    ] = True,
 ) -> None:
     """Serve the deployments here: scheduled polls and event-triggered ingestion.
 
@@ -241,6 +244,10 @@ def serve(
             print(f"automation: {name}", flush=True)
     for deployment in deployments:
         print(f"serving {deployment.full_name}", flush=True)
+    if submissions:
+        from flows.submissions import watch_submissions
+
+        watch_submissions(settings)
     serve_deployments(
         deployments, limit=limit, poll_seconds=poll_seconds, heartbeat_seconds=HEARTBEAT_SECONDS
     )

@@ -334,9 +334,10 @@ class Supervisor:
 
         feeds = load_feeds(self.feeds_file or self.settings.feeds_file)
         expected = 1 + len(feeds.group_names())
+        since = datetime.now(UTC)
         self._spawn("serve", args)
         api = self.state.prefect_api_url or ""
-        self._wait(lambda: _deployments_registered(api, expected), "serve", READY_TIMEOUT)
+        self._wait(lambda: _deployments_registered(api, expected, since), "serve", READY_TIMEOUT)
         self.log("serve ready: deployments registered, automations created")
 
     def start_api(self) -> None:
@@ -440,13 +441,15 @@ def _tail(path: str, lines: int = 8) -> str:
 
 def _healthy(url: str, ok: tuple[int, ...] = (200,)) -> bool:
     try:
-        return httpx.get(url, timeout=2).status_code in ok
+        return httpx.get(url, timeout=10).status_code in ok
     except httpx.HTTPError:
         return False
 
 
-def _deployments_registered(api_url: str, expected: int) -> bool:
-    """True once `serve` registered every deployment (the event-triggered one and the polls)."""
+def _deployments_registered(api_url: str, expected: int, since: datetime) -> bool:
+    """True once `serve` registered (created or updated, after `since`) every deployment: the
+    event-triggered one and one per source group. After a restart the deployments already
+    exist, so existing is not enough."""
     try:
         resp = httpx.post(
             f"{api_url}/deployments/filter",
@@ -457,8 +460,8 @@ def _deployments_registered(api_url: str, expected: int) -> bool:
         return False
     if resp.status_code != 200:
         return False
-    names = {d["name"] for d in resp.json()}
-    return "on-event" in names and len(names) >= expected
+    fresh = {d["name"] for d in resp.json() if datetime.fromisoformat(d["updated"]) >= since}
+    return "on-event" in fresh and len(fresh) >= expected
 
 
 def stop_recorded(settings: Settings, state: UpState, *, log: Log = print) -> None:
@@ -510,7 +513,7 @@ def status(settings: Settings) -> Status:
         elif child.name == "api" and child.url:
             healthy = _healthy(f"{child.url}/health")
         elif child.name == "elasticsearch" and child.url:
-            healthy = _healthy(child.url)
+            healthy = _healthy(f"{child.url}/_cluster/health")
         children.append(
             ChildStatus(
                 name=child.name,
