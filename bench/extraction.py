@@ -281,15 +281,15 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             say(f"figure 2 on {name}")
             entry["all_cores"] = all_cores(pages, args.rounds, args.workers)
         results["sets"][name] = entry
+        if args.profile:
+            results.setdefault("profiles", {})[name] = profile(
+                pages, OUT / f"profile-extraction-{name.replace(' ', '-')}.txt"
+            )
     if not args.skip_pool:
         say("the machine's own scaling over processes, for comparison")
         results["machine_scaling"] = machine_scaling(
             args.workers, rounds=max(3, args.rounds), n=args.scaling_loops
         )
-        if args.profile:
-            results.setdefault("profiles", {})[name] = profile(
-                pages, OUT / f"profile-extraction-{name.replace(' ', '-')}.txt"
-            )
     machine.stop()
     report = _report(results, machine, cmd)
     print(report)
