@@ -195,14 +195,23 @@ def extract_published(page: Page) -> Found[datetime] | None:
     candidates = list(_published_candidates(page))
     anchor = _from_htmldate(page, extensive=not candidates)
     if anchor is None:
-        return candidates[0] if candidates else None
+        return _in_local_time(candidates[0], candidates) if candidates else None
     if matching := _on_day(candidates, anchor):
-        return matching
+        return _in_local_time(matching, candidates)
     if candidates:
         anchor = _from_htmldate(page, extensive=True) or anchor
         if matching := _on_day(candidates, anchor):
-            return matching
+            return _in_local_time(matching, candidates)
     return Found(anchor, "htmldate")
+
+
+def _in_local_time(chosen: Found[datetime], candidates: list[Found[datetime]]) -> Found[datetime]:
+    """The same instant as another source states it in the page's own offset, if one does:
+    JSON-LD often gives UTC where the visible `<time>` gives local time, and the local
+    calendar day is the publication day readers see."""
+    if chosen.value.utcoffset():
+        return chosen
+    return next((c for c in candidates if c.value == chosen.value and c.value.utcoffset()), chosen)
 
 
 def _on_day(candidates: list[Found[datetime]], day: datetime) -> Found[datetime] | None:
