@@ -51,8 +51,9 @@ from newsdesk.ingest import batch_bounds
 from newsdesk.models import FeedEntry
 from newsdesk.settings import Settings
 from newsdesk.sources import SourceConfig
+from newsdesk.submissions import Accepted, queue_path, record_accepted
 from newsdesk.supervisor import kill_group, spawn
-from newsdesk.urls import article_id
+from newsdesk.urls import article_id, normalize_url
 
 pytestmark = [pytest.mark.es, pytest.mark.usefixtures("prefect_api_url")]
 
@@ -517,6 +518,20 @@ def test_submitted_urls_are_ingested_by_the_event_triggered_deployment(served: S
     finally:
         client.close()
     assert doc["source"] == "submitted"
+
+
+def test_urls_queued_by_submit_are_handed_on_by_serve(served: Served) -> None:
+    """`newsdesk submit` and POST /ingest queue accepted URLs in <data_dir>/submitted.jsonl;
+    the serve process turns the queue into newsdesk.url.submitted events."""
+    link = served.site.add_article("Reader tip: the ferry pier reopens")
+    record_accepted(
+        served.settings,
+        [Accepted(url=link, normalized_url=normalize_url(link), article_id=article_id(link))],
+    )
+    t0 = time.monotonic()
+    wait_until(lambda: searchable(served.settings, article_id(link)), 120, "the queued URL")
+    print(f"queued submission → searchable: {time.monotonic() - t0:.2f} s")
+    assert queue_path(served.settings).read_text("utf-8") == "", "the queue was emptied"
 
 
 def flow_run_pids(parent: int) -> list[int]:
