@@ -21,7 +21,6 @@ from extractors.page import INVISIBLE, Page
 from newsdesk.models import Section
 
 _MAX_HEADING_WORDS = 25
-_SENTENCE_END = re.compile(r"[.!?…:;,]$")
 _UNSPACED_CHAR = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\u0e00-\u0e7f]")
 _WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*|\d+(?:[.,]\d+)*")
 _SHORT_MAIN_TEXT = 1000
