@@ -1,11 +1,13 @@
 """Article extraction spread over worker processes, so parsing uses every core.
 
 Extraction is CPU-bound pure Python and lxml, so threads share one core through the GIL. An
-`ExtractionPool` sends page bytes, URL and charset to worker processes in small batches and
-hands back, in input order, each page's `ArticleFields` or the `NotAnArticle` that says why
-not. At most `2 × workers` batches are in flight, so a long stream of pages never piles up
-in memory (back-pressure). A worker that dies (a crash in a C parser, the OOM killer) costs
-only the page that killed it: the pool is restarted and the other pages are extracted again.
+`ExtractionPool` sends page bytes, URL and charset to worker processes and hands back, in
+input order, each page's `ArticleFields` or the `NotAnArticle` that says why not. Pages go one
+per task by default: their cost varies tenfold, and in a batch of several one slow page holds
+the others (the transfer costs a fraction of a millisecond per page). At most `4 × workers`
+batches are in flight, so a long stream of pages never piles up in memory (back-pressure). A
+worker that dies (a crash in a C parser, the OOM killer) costs only the page that killed it:
+the pool is restarted and the other pages are extracted again.
 
 Workers are started with `spawn` (never `fork`: the caller is usually a threaded Prefect or
 HTTP process) on first use, and each warms the extractor up once before its first page.
@@ -94,7 +96,7 @@ def default_workers() -> int:
 class ExtractionPool:
     """A pool of extraction worker processes; use as a context manager or call `close()`."""
 
-    def __init__(self, workers: int | None = None, *, batch_size: int = 4) -> None:
+    def __init__(self, workers: int | None = None, *, batch_size: int = 1) -> None:
         if workers is not None and workers < 1:
             raise ValueError(f"workers must be at least 1, got {workers}")
         if batch_size < 1:
@@ -150,7 +152,7 @@ class ExtractionPool:
         """One result per job, in input order, streamed as batches finish."""
         batches = _batched(iter(jobs), self.batch_size)
         inflight: deque[tuple[list[PageJob], Future[list[Extracted]]]] = deque()
-        limit = 2 * self.workers
+        limit = 4 * self.workers
         for batch in batches:
             inflight.append((batch, self._submit(batch)))
             while len(inflight) >= limit:
