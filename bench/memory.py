@@ -15,10 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from bench.results import Machine, append, command, say, table
@@ -83,10 +86,11 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
     args = parser.parse_args(argv)
     machine = Machine()
     rows: list[dict[str, Any]] = []
+    data = Path(tempfile.mkdtemp(prefix="newsdesk-bench-data-"))
     with elasticsearch() as es_url:
         for size in [int(s) for s in args.sizes.split(",")]:
             spec = SiteSpec(articles=size, feeds=args.feeds)
-            settings = bench_settings(es_url)
+            settings = bench_settings(es_url, data_dir=data / str(size))
             say(f"{size} articles")
             try:
                 with serve(spec) as site:
@@ -108,6 +112,7 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
             row["articles"] = size
             row["batch_page_mb"] = row["batch_size"] * args.page_kb / 1024
             rows.append(row)
+    shutil.rmtree(data, ignore_errors=True)
     machine.stop()
     report = "\n".join(
         [
@@ -140,8 +145,6 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
     )
     print(report)
     if not args.no_record:
-        from pathlib import Path
-
         append(
             "Figure 4, memory: what the flow holds before fetching",
             report,
