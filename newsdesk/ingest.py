@@ -45,6 +45,9 @@ log = logging.getLogger(__name__)
 
 Fetched = tuple[FeedEntry, FetchedPage]
 
+# Links per known-check search: well under Elasticsearch's 10,000-hit result window.
+KNOWN_CHUNK = 5000
+
 
 def poll_source(fetcher: Fetcher, source: SourceConfig) -> tuple[list[FeedEntry], Outcome | None]:
     """Fetch and parse one feed without stored state; a failure becomes the feed's Outcome."""
@@ -134,13 +137,17 @@ def split_known(
     entries: list[FeedEntry],
     *,
     include_dead: bool = False,
+    chunk: int = KNOWN_CHUNK,
 ) -> tuple[list[FeedEntry], list[Outcome]]:
-    """Drop entries whose article is already indexed, asking the index for all ids at once,
-    and (unless `include_dead`) links dead-lettered before, so a 404 is not fetched again on
-    every poll; `newsdesk failures retry` is the way to try those again."""
+    """Drop entries whose article is already indexed, asking the index for all ids at once
+    (their links `chunk` at a time), and (unless `include_dead`) links dead-lettered before,
+    so a 404 is not fetched again on every poll; `newsdesk failures retry` is the way to try
+    those again."""
     ids = {article_id(e.link): e for e in entries}
     known = existing_ids(client, settings, list(ids))
-    known |= _known_by_source_url(client, settings, [normalize_url(e.link) for e in entries])
+    known |= _known_by_source_url(
+        client, settings, [normalize_url(e.link) for e in entries], chunk=chunk
+    )
     fresh, skipped = [], []
     for doc_id, entry in ids.items():
         if doc_id in known or normalize_url(entry.link) in known:
@@ -180,17 +187,24 @@ def split_known(
     return alive, skipped
 
 
-def _known_by_source_url(client: Elasticsearch, settings: Settings, urls: list[str]) -> set[str]:
-    """Links whose article was indexed under its canonical URL (so its id differs)."""
-    if not urls:
-        return set()
-    resp = client.search(
-        index=settings.index_alias,
-        query={"terms": {"source_url": urls}},
-        source_includes=["source_url"],
-        size=len(urls),
-    )
-    return {hit["_source"]["source_url"] for hit in resp["hits"]["hits"]}
+def _known_by_source_url(
+    client: Elasticsearch, settings: Settings, urls: list[str], *, chunk: int = KNOWN_CHUNK
+) -> set[str]:
+    """Links whose article was indexed under its canonical URL (so its id differs), asked
+    `chunk` links per search: one search may return at most `index.max_result_window` hits."""
+    known: set[str] = set()
+    unique = list(dict.fromkeys(urls))
+    step = max(1, chunk)
+    for start in range(0, len(unique), step):
+        part = unique[start : start + step]
+        resp = client.search(
+            index=settings.index_alias,
+            query={"terms": {"source_url": part}},
+            source_includes=["source_url"],
+            size=len(part),
+        )
+        known.update(hit["_source"]["source_url"] for hit in resp["hits"]["hits"])
+    return known
 
 
 def _fetch_one(
