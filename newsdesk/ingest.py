@@ -327,33 +327,58 @@ def index_articles(
     client: Elasticsearch, settings: Settings, articles: list[Article]
 ) -> list[Outcome]:
     """Give each article its near-duplicate cluster, write the batch, and refresh so the next
-    batch's cluster lookups see it. The first article of an id in the batch is written."""
+    batch's cluster lookups see it. The first article of an id is written: within the batch,
+    and across batches and runs, so an id another link already indexed (a syndicated copy
+    naming an earlier article as canonical) is skipped as a duplicate, not written and
+    counted again. Its own link rewriting it (a retry) is written."""
     first: dict[str, Article] = {}
     for article in articles:
         first.setdefault(article.id, article)
-    unique = list(first.values())
+    taken = _indexed_from_other_links(client, settings, list(first.values()))
+    unique = [a for a in first.values() if a.id not in taken]
     assign_clusters(client, settings, unique)
     outcomes = write_articles(client, settings, unique)
     if any(o.status is Status.INDEXED for o in outcomes):
         refresh(client, settings)
-    dupes = len(articles) - len(unique)
-    if dupes:
-        written = {a.id for a in unique}
-        seen: set[str] = set()
-        for a in articles:
-            if a.id in seen and a.id in written:
-                outcomes.append(
-                    Outcome(
-                        url=a.source_url,
-                        status=Status.SKIPPED,
-                        stage="index",
-                        reason="duplicate of another link in this run",
-                        article_id=a.id,
-                        source=a.source,
-                    )
-                )
-            seen.add(a.id)
+    written = {a.id for a in unique}
+    for a in articles:
+        if a.id in taken:
+            reason = f"same article as {taken[a.id]} (already indexed)"
+        elif a.id in written and first[a.id] is not a:
+            reason = "duplicate of another link in this run"
+        else:
+            continue
+        outcomes.append(
+            Outcome(
+                url=a.source_url,
+                status=Status.SKIPPED,
+                stage="index",
+                reason=reason,
+                article_id=a.id,
+                source=a.source,
+            )
+        )
     return outcomes
+
+
+def _indexed_from_other_links(
+    client: Elasticsearch, settings: Settings, articles: list[Article]
+) -> dict[str, str]:
+    """Of `articles`, the ids already in the index under another link: id → that link."""
+    if not articles:
+        return {}
+    resp = client.mget(
+        index=settings.index_alias, ids=[a.id for a in articles], source_includes=["source_url"]
+    )
+    links = {a.id: a.source_url for a in articles}
+    taken: dict[str, str] = {}
+    for doc in resp["docs"]:
+        if not doc.get("found"):
+            continue
+        stored = (doc.get("_source") or {}).get("source_url") or doc["_id"]
+        if stored != links.get(doc["_id"]):
+            taken[doc["_id"]] = stored
+    return taken
 
 
 def record_outcomes(

@@ -1,5 +1,6 @@
 """Large runs: the known-check asks Elasticsearch in chunks (one search may return at most
-10,000 hits)."""
+10,000 hits), and an article another link already indexed in an earlier batch is a duplicate,
+not indexed twice."""
 
 from __future__ import annotations
 
@@ -8,13 +9,24 @@ from collections.abc import Iterator
 import pytest
 from elasticsearch import Elasticsearch
 
+from flows.ingest import ingest
 from newsdesk.index import ensure_index
-from newsdesk.ingest import KNOWN_CHUNK, split_known
+from newsdesk.ingest import KNOWN_CHUNK, index_articles, split_known
 from newsdesk.models import Article, FeedEntry, Outcome, Status
 from newsdesk.settings import Settings
 from newsdesk.urls import article_id
 from newsdesk.writer import write_articles
-from tests.newswire import drop_ingest_indices
+from tests.newswire import (
+    FERRY,
+    article_page,
+    drop_ingest_indices,
+    feed_route,
+    feed_source,
+    html_route,
+    indexed_ids,
+    rss,
+)
+from tests.servers import TestServer
 
 
 @pytest.fixture
@@ -72,3 +84,51 @@ def test_the_known_check_takes_more_links_than_one_search_may_return(
     assert KNOWN_CHUNK <= 10_000
     fresh, skipped = known_check(client, es_settings, known=3, new=10_001)
     assert (len(fresh), len(skipped)) == (10_001, 3)
+
+
+def copy_page(canonical: str) -> bytes:
+    return article_page(FERRY, design="b", canonical=canonical)
+
+
+@pytest.mark.es
+def test_a_copy_of_an_article_indexed_in_an_earlier_batch_is_a_duplicate(
+    client: Elasticsearch, es_settings: Settings
+) -> None:
+    """A syndicated copy names an article of the same site as its canonical URL, so it has
+    that article's id; in a later batch than the article it is not written again, and the
+    run's `indexed` equals the documents in the index."""
+    with TestServer() as site:
+        original, copy = site.url("/news/ferry.html"), site.url("/news/ferry-syndicated.html")
+        site.route("/news/ferry.html", html_route(article_page(FERRY, design="a")))
+        site.route("/news/ferry-syndicated.html", html_route(copy_page(original)))
+        site.route("/feed.xml", feed_route(rss([(FERRY.title, original), (FERRY.title, copy)])))
+        one_per_batch = es_settings.model_copy(update={"batch_size": 1})
+        summary = ingest(
+            sources=[feed_source("site", site.url("/feed.xml"))], settings=one_per_batch
+        )
+
+    ids = indexed_ids(client, es_settings)
+    assert ids == {article_id(original)}
+    assert (summary.indexed, summary.skipped, summary.failed) == (len(ids), 1, 0)
+    indexed = [o for o in summary.outcomes if o.status is Status.INDEXED]
+    skipped = [o for o in summary.outcomes if o.status is Status.SKIPPED]
+    stored = client.get(index=es_settings.index_alias, id=article_id(original))["_source"]
+    assert stored["source_url"] == indexed[0].url  # the first link's article is kept
+    assert skipped[0].url != indexed[0].url
+    assert skipped[0].reason == f"same article as {indexed[0].url} (already indexed)"
+
+
+@pytest.mark.es
+def test_the_same_link_rewriting_its_article_is_indexed(
+    client: Elasticsearch, es_settings: Settings
+) -> None:
+    """A retry of a link whose article was written (the answer was lost) writes it again."""
+    article = canonical_article(1)
+    assert [o.status for o in index_articles(client, es_settings, [article])] == [Status.INDEXED]
+    again = index_articles(client, es_settings, [article])
+    assert [o.status for o in again] == [Status.INDEXED]
+    other = article.model_copy(update={"source_url": "https://scale.example/m/1"})
+    twice = index_articles(client, es_settings, [other, other.model_copy()])
+    assert [(o.status, o.reason) for o in twice] == [
+        (Status.SKIPPED, f"same article as {article.source_url} (already indexed)")
+    ] * 2
