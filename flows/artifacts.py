@@ -36,8 +36,8 @@ def summary_markdown(
         lines += ["", "## Indexed", ""]
         for outcome in indexed[:_LINKS]:
             lines.append(f"- {_link(outcome.url, outcome.article_id, search_url)}")
-        if len(indexed) > _LINKS:
-            more = f"{len(indexed) - _LINKS} more"
+        if summary.indexed > _LINKS:
+            more = f"{summary.indexed - _LINKS} more"
             if search_url:
                 sources = sorted({o.source for o in indexed if o.source})
                 query = urlencode({"source": sources[0]}) if len(sources) == 1 else ""

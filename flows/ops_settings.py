@@ -31,7 +31,13 @@ class OpsSettings(BaseSettings):
         description="Batches per run before batches grow past `batch_size`, so task runs stay "
         "in the tens however many articles a run brings.",
     )
-    max_batch_size: int = Field(default=1000, ge=1)
+    max_batch_size: int = Field(
+        default=500,
+        ge=1,
+        description="Pages per batch at most, however large the run: a batch's pages, "
+        "archive copies and Articles are what a run holds at once (about 85 MB of pages at "
+        "500 on the benchmark site), so its memory does not grow with the run.",
+    )
     pool_min_pages: int = Field(
         default=16,
         ge=0,

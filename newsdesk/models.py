@@ -138,8 +138,14 @@ class Outcome(_Model):
     )
 
 
+# Outcomes a RunSummary keeps of each status; its counts cover all of them.
+OUTCOME_EXAMPLES = 200
+
+
 class RunSummary(_Model):
-    """Counts and per-item failures of one ingest run, returned by the flow, shown by the CLI."""
+    """Counts of one ingest run and, of each status, its first `OUTCOME_EXAMPLES` outcomes,
+    returned by the flow, shown by the CLI. Bounded so a run's memory does not grow with its
+    links; every failure is also in the dead-letter index."""
 
     feeds_polled: int = 0
     feeds_failed: int = 0
@@ -155,7 +161,13 @@ class RunSummary(_Model):
         return [o for o in self.outcomes if o.status is Status.FAILED]
 
     def add(self, outcome: Outcome) -> None:
-        self.outcomes.append(outcome)
+        seen = {
+            Status.INDEXED: self.indexed,
+            Status.SKIPPED: self.skipped,
+            Status.FAILED: self.failed + self.feeds_failed,
+        }[outcome.status]
+        if seen < OUTCOME_EXAMPLES:
+            self.outcomes.append(outcome)
         if outcome.status is Status.INDEXED:
             self.indexed += 1
         elif outcome.status is Status.SKIPPED:

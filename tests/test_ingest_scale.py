@@ -1,6 +1,6 @@
 """Large runs: the known-check asks Elasticsearch in chunks (one search may return at most
-10,000 hits), and an article another link already indexed in an earlier batch is a duplicate,
-not indexed twice."""
+10,000 hits), an article another link already indexed in an earlier batch is a duplicate and
+not indexed twice, and what a run holds (batch size, kept outcomes) does not grow with it."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from flows.ingest import ingest
+from flows.ops_settings import OpsSettings
 from newsdesk.index import ensure_index
-from newsdesk.ingest import KNOWN_CHUNK, index_articles, split_known
-from newsdesk.models import Article, FeedEntry, Outcome, Status
+from newsdesk.ingest import KNOWN_CHUNK, batch_bounds, index_articles, split_known
+from newsdesk.models import OUTCOME_EXAMPLES, Article, FeedEntry, Outcome, RunSummary, Status
 from newsdesk.settings import Settings
 from newsdesk.urls import article_id
 from newsdesk.writer import write_articles
@@ -132,3 +133,27 @@ def test_the_same_link_rewriting_its_article_is_indexed(
     assert [(o.status, o.reason) for o in twice] == [
         (Status.SKIPPED, f"same article as {article.source_url} (already indexed)")
     ] * 2
+
+
+def test_a_run_summary_keeps_counts_of_everything_and_a_few_outcomes_of_each_status() -> None:
+    summary = RunSummary()
+    for n in range(3 * OUTCOME_EXAMPLES):
+        for status in Status:
+            summary.add(Outcome(url=f"https://x.example/{n}", status=status, stage="fetch"))
+    summary.add(Outcome(url="https://x.example/feed", status=Status.FAILED, stage="poll"))
+    counts = (summary.indexed, summary.skipped, summary.failed, summary.feeds_failed)
+    assert counts == (3 * OUTCOME_EXAMPLES, 3 * OUTCOME_EXAMPLES, 3 * OUTCOME_EXAMPLES, 1)
+    assert len(summary.outcomes) == 3 * OUTCOME_EXAMPLES
+    assert len(summary.failures) == OUTCOME_EXAMPLES
+
+
+def test_the_flow_s_batches_do_not_grow_past_a_fixed_size() -> None:
+    ops = OpsSettings()
+
+    def largest(total: int) -> int:
+        bounds = batch_bounds(
+            total, 50, max_batches=ops.max_batches, max_batch_size=ops.max_batch_size
+        )
+        return max(end - start for start, end in bounds)
+
+    assert largest(10_000) == largest(50_000) == largest(1_000_000) == ops.max_batch_size
