@@ -6,7 +6,10 @@ are known, all before the first batch; then batches grow with the run (`batch_bo
 runs exactly those stages (`poll_sources`, `dedupe_entries`, `split_known`) in a child process
 per size against the synthetic site and a fresh index, and reports the child's peak RSS and
 whether each stage succeeded, beside the batch size the flow would choose and the page bytes
-such a batch holds.
+such a batch holds. With `--batches B` (default 2) it then runs the first B batches through
+fetch, the extraction pool, index and record as the flow does (outcomes into a `RunSummary`),
+and reports the peak RSS with those batches in flight: if the pages a batch holds grow with the
+run, so does that peak.
 
     uv run python -m bench.memory --sizes 10000,50000
 """
@@ -37,6 +40,9 @@ def child(config: dict[str, Any]) -> dict[str, Any]:
     from newsdesk.es_client import connect
     from newsdesk.fetch import Fetcher
     from newsdesk.index import ensure_index
+    from newsdesk.ingest import RunStats
+    from newsdesk.models import RunSummary
+    from newsdesk.parallel import shared_pool
 
     settings = Settings.model_validate(config["settings"])
     ops = OpsSettings()
@@ -66,8 +72,29 @@ def child(config: dict[str, Any]) -> dict[str, Any]:
             max_batch_size=ops.max_batch_size,
         )
         out["batch_size"] = bounds[0][1] - bounds[0][0] if bounds else 0
+        summary, stats = RunSummary(), RunStats()
+        with Fetcher(settings) as fetcher:
+            for start, end in bounds[: config["batches"]]:
+                batch = fresh[start:end]
+                fetched, failed = stages.fetch_pages(
+                    fetcher, batch, concurrency=settings.fetch_concurrency
+                )
+                articles, skipped = stages.extract_pages(fetched, shared_pool())
+                outcomes = [*failed, *skipped]
+                outcomes += stages.index_articles(client, settings, articles)
+                stages.record_outcomes(client, settings, batch, outcomes, articles)
+                for outcome in outcomes:
+                    summary.add(outcome)
+                    stats.outcome(outcome)
+        out["batches_run"] = min(len(bounds), config["batches"])
+        out["indexed"] = summary.indexed
+        out["rss_after_batches_mb"] = peak_rss_mb()
     finally:
         client.close()
+        from newsdesk import parallel
+
+        if parallel._shared is not None:
+            parallel._shared.close()
     out["max_rss_mb"] = peak_rss_mb()
     return out
 
@@ -81,6 +108,9 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--sizes", default="10000,50000")
     parser.add_argument("--feeds", type=int, default=50)
     parser.add_argument("--page-kb", type=float, default=175.0, help="mean page size")
+    parser.add_argument(
+        "--batches", type=int, default=2, help="batches to ingest after the known-check"
+    )
     parser.add_argument("--results", default=None)
     parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args(argv)
@@ -97,6 +127,7 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
                     config = {
                         "settings": json.loads(settings.model_dump_json()),
                         "feeds": site.feed_urls(),
+                        "batches": args.batches,
                     }
                     proc = subprocess.run(
                         [sys.executable, "-m", "bench.memory", "--child", json.dumps(config)],
@@ -128,6 +159,8 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
                     "split_known",
                     "flow's batch size",
                     "page bytes per batch (MB)",
+                    "batches ingested (articles indexed)",
+                    "peak RSS with them (MB)",
                 ],
                 [
                     [
@@ -137,6 +170,8 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
                         r["split_known"],
                         r["batch_size"],
                         r["batch_page_mb"],
+                        f"{r['batches_run']} ({r['indexed']})",
+                        r["rss_after_batches_mb"],
                     ]
                     for r in rows
                 ],
