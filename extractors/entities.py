@@ -31,7 +31,6 @@ import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Literal, Protocol
 
 from extractors import gazetteer
@@ -117,6 +116,7 @@ _APPOSITION_SAID_RE = re.compile(
 )
 
 
+@functools.lru_cache(maxsize=16384)
 def _is_acronym(word: str) -> bool:
     """ "ASEAN", "TPP", "U.N."; not shouted words ("ACCIDENT", "BY") or Roman numerals."""
     return (
@@ -129,8 +129,12 @@ def _is_acronym(word: str) -> bool:
 
 def _runnable(tok: Token) -> bool:
     word = tok.text
-    if not word[0].isupper():
-        return False
+    return word[0].isupper() and _runnable_word(word)
+
+
+@functools.lru_cache(maxsize=16384)
+def _runnable_word(word: str) -> bool:
+    """A capitalised word that may be part of a run (cached: names repeat)."""
     if "-" in word:
         return any(is_name_word(p) or _is_acronym(p) for p in word.split("-") if p)
     if word.isupper() and len(word) > 5 and gazetteer.lookup_place(word.title()):
@@ -555,7 +559,6 @@ class RuleEntityExtractor:
 _LOWER_WORD_RE = re.compile(r"(?<![\w’'.-])[a-z][a-z]+\b")
 
 
-@cache
 @functools.cache
 def get_extractor(name: str = "rules") -> EntityExtractor:
     """The extractor configured by `name`: "rules" (default) or "spacy:<model package>".

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Literal
 
@@ -38,6 +38,8 @@ def _data_lines(name: str) -> list[str]:
 
 def fold(text: str) -> str:
     """Accent-free form used as a second lookup key ("São Paulo" → "Sao Paulo")."""
+    if text.isascii():
+        return text
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
@@ -72,7 +74,9 @@ def places() -> dict[str, Place]:
     return table
 
 
+@lru_cache(maxsize=32768)
 def lookup_place(text: str) -> Place | None:
+    """Cached: the entity rules ask about the same runs and their prefixes many times."""
     table = places()
     return table.get(text) or table.get(fold(text))
 

@@ -127,7 +127,7 @@ def score_languages(text: str) -> list[tuple[str, float]]:
 def detect_language(text: str) -> tuple[str, bool] | None:
     """(language, confident) for a text, or None when it cannot be told."""
     sample = text[:_SAMPLE]
-    letters = sum(1 for c in sample if c.isalpha())
+    letters = sum(map(str.isalpha, sample))
     if not letters:
         return None
     script = _script_language(sample, letters)

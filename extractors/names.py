@@ -195,12 +195,16 @@ def tokenize(text: str) -> list[Token]:
 @lru_cache(maxsize=512)
 def _tokenize(text: str) -> list[Token]:
     tokens: list[Token] = []
+    append = tokens.append
     for match in _WORD_RE.finditer(text):
         word = match.group()
-        if word[0].isalnum() or word[0] == "_":
-            tokens.extend(_split_word(word, match.start()))
+        start = match.start()
+        if not (word[0].isalnum() or word[0] == "_"):
+            append(Token(word, start, start + len(word)))
+        elif "." in word or "'" in word or "’" in word:
+            tokens.extend(_split_word(word, start))
         else:
-            tokens.append(Token(word, match.start(), match.end()))
+            append(Token(word, start, start + len(word)))
     pending = True
     functions = gazetteer.function_words()
     for i, tok in enumerate(tokens):
@@ -247,8 +251,8 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
             closes_sentence = depth == 0 and i > 0 and tokens[i - 1].text[0] in SENTENCE_END
         if (
             depth == 0
+            and tok.text[-1] == "."
             and tok.is_word
-            and tok.text.endswith(".")
             and (tok.text[:-1].lower() in _SOFT_ENDERS or _DOTTED_RE.fullmatch(tok.text[:-1]))
             and i + 1 < len(tokens)
             and (tokens[i + 1].text in ("“", "„", "«") or tokens[i + 1].sent_start)
@@ -269,9 +273,11 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+@lru_cache(maxsize=16384)
 def is_name_word(word: str) -> bool:
     """A capitalised word that could be part of a name: "Abe", "O’Brien", "McDonald", "Mar-a-Lago";
-    not acronyms ("TVs", "NATO"), numbers or function words."""
+    not acronyms ("TVs", "NATO"), numbers or function words. Cached: articles repeat their
+    names and every extractor asks about them."""
     if not word[0].isupper() or not any(c.islower() for c in word):
         return False
     letters = [c for c in word if c.isalpha()]
@@ -297,6 +303,11 @@ def _is_head(low: str) -> bool:
     return low in TITLE_HEADS or (len(low) > 9 and low.endswith(_COMPOUND_HEADS))
 
 
+@lru_cache(maxsize=16384)
+def _heads_title(word: str) -> bool:
+    return _is_head(word.lower())
+
+
 def _title_end(words: list[str], i: int) -> int:
     """End index of a title that starts at `words[i]`, or `i` when there is none."""
     j = end = i
@@ -315,6 +326,8 @@ def parse_title(words: list[str]) -> TitleParse:
     """Split a capitalised run into the part before a title, the title, its "of/to" complement
     and the name that follows (``["U.S.", "Ambassador", "to", "Japan", "William", "Hagerty"]`` →
     prefix U.S., title Ambassador, complement to Japan, name William Hagerty)."""
+    if not any(map(_heads_title, words)):
+        return TitleParse(name=list(words))  # every title has a head word
     for i in range(len(words)):
         end = _title_end(words, i)
         if end == i:

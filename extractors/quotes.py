@@ -147,14 +147,13 @@ def _build_people(paragraphs: list[str], entities: list[Entity]) -> _People:
     people = _People(index, pattern, {}, [])
     base = 0
     for paragraph in paragraphs:
-        spans = _spans(paragraph)
-        for s_start, s_end in sentence_spans(paragraph):
-            if pattern is None:
-                break
-            for match in pattern.finditer(paragraph, s_start, s_end):
-                if not _inside(match.start(), spans):
-                    people.subjects.append((base + match.start(), forms[match.group()]))
-                    break
+        if pattern is not None:
+            spans = _spans(paragraph)
+            for s_start, s_end in sentence_spans(paragraph):
+                for match in pattern.finditer(paragraph, s_start, s_end):
+                    if not _inside(match.start(), spans):
+                        people.subjects.append((base + match.start(), forms[match.group()]))
+                        break
         _collect_titles(paragraph, people, forms)
         description = _described_subject(paragraph)
         if description:
@@ -173,11 +172,12 @@ def _collect_titles(paragraph: str, people: _People, forms: dict[str, str]) -> N
                 continue
         if words:
             parse = parse_title(words)
-            name = " ".join(parse.name)
-            person = forms.get(name) or people.index.resolve(name)
-            if parse.title and person:
-                people.titles[" ".join(parse.title).lower()] = person
-                people.titles[parse.title[-1].lower()] = person
+            if parse.title:
+                name = " ".join(parse.name)
+                person = forms.get(name) or people.index.resolve(name)
+                if person:
+                    people.titles[" ".join(parse.title).lower()] = person
+                    people.titles[parse.title[-1].lower()] = person
             words = []
 
 
@@ -374,8 +374,9 @@ def extract_quotes(paragraphs: list[str], entities: list[Entity]) -> list[Quote]
     quotes: list[Quote] = []
     base = 0
     for number, paragraph in enumerate(paragraphs):
-        sentences = sentence_spans(paragraph)
-        for span in _spans(paragraph):
+        spans = _spans(paragraph)
+        sentences = sentence_spans(paragraph) if spans else []
+        for span in spans:
             quote = _quote(paragraph, span, sentences, people, base, number, quotes, entities)
             if quote:
                 quotes.append(quote)
