@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import repeat
@@ -38,6 +37,7 @@ from newsdesk.polling import PollResult, apply_poll, poll
 from newsdesk.settings import Settings, get_settings
 from newsdesk.source_state import add_articles, load_states, save_states
 from newsdesk.sources import SourceConfig
+from newsdesk.threadmap import daemon_map
 from newsdesk.urls import article_id, normalize_url, same_site
 from newsdesk.writer import write_articles
 
@@ -234,14 +234,12 @@ def fetch_pages(
     fetched: list[Fetched] = []
     failed: list[Outcome] = []
     archive = shared_archive(fetcher.settings)
-    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        for entry, result in zip(
-            entries, pool.map(lambda e: _fetch_one(fetcher, e, archive), entries), strict=True
-        ):
-            if isinstance(result, Outcome):
-                failed.append(result)
-            else:
-                fetched.append((entry, result))
+    results = daemon_map(lambda e: _fetch_one(fetcher, e, archive), entries, workers=concurrency)
+    for entry, result in zip(entries, results, strict=True):
+        if isinstance(result, Outcome):
+            failed.append(result)
+        else:
+            fetched.append((entry, result))
     return fetched, failed
 
 
