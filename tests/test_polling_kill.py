@@ -1,10 +1,14 @@
 """Acceptance: killing the process in the middle of a poll and polling again loses nothing and
 duplicates nothing: the ids in the index equal the expected set.
 
-The `ingest` flow runs in a subprocess and is SIGKILLed while it waits for a slow article page
+The `ingest` flow runs in a subprocess and is killed while it waits for a slow article page
 (after an earlier batch was indexed and the feed's validators were stored). The next run gets
 304 for the feed and still ingests the rest: the killed run's entries were queued in the
 dead-letter index before the feed's state moved on.
+
+SIGKILL leaves the run's source lock to lapse with its lease (tests/test_orchestration.py shows
+the served run being marked Crashed by its missing heartbeats); SIGTERM is caught by Prefect's
+engine, so the run is marked Crashed and its lock released before the process exits.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ import signal
 import subprocess
 import sys
 import threading
+import time
+import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -21,6 +27,7 @@ from pathlib import Path
 import pytest
 from elasticsearch import Elasticsearch
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.sorting import FlowRunSort
 
 from flows.ingest import ingest
 from flows.locks import lock_name
@@ -52,9 +59,11 @@ import sys
 from flows.ingest import ingest
 from newsdesk.settings import Settings
 from newsdesk.sources import SourceConfig
-ingest(sources=[SourceConfig.model_validate({"name": "kill", "url": sys.argv[1]})],
+ingest(sources=[SourceConfig.model_validate({"name": sys.argv[2], "url": sys.argv[1]})],
        settings=Settings())
 """
+TERM_BOUND = 30.0
+"""Seconds from SIGTERM until the process is gone and its flow run is Crashed or Cancelled."""
 
 
 def story(n: int) -> Story:
@@ -68,9 +77,22 @@ def client(es_client: Elasticsearch, es_settings: Settings) -> Iterator[Elastics
     drop_ingest_indices(es_client, es_settings)
 
 
+def _flow_run_state(source: str) -> str | None:
+    """The state type of the newest `ingest` run of `source`, from the Prefect server."""
+    with get_client(sync_client=True) as prefect:
+        runs = prefect.read_flow_runs(sort=FlowRunSort.START_TIME_DESC, limit=50)
+    for run in runs:
+        sources = run.parameters.get("sources") or []
+        if sources and sources[0].get("name") == source and run.state_type is not None:
+            return run.state_type.value
+    return None
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
 def test_a_killed_poll_loses_and_duplicates_nothing(
-    client: Elasticsearch, es_settings: Settings, tmp_path: Path
+    client: Elasticsearch, es_settings: Settings, tmp_path: Path, sig: signal.Signals
 ) -> None:
+    source = f"{sig.name.lower()}-{uuid.uuid4().hex[:6]}"
     paths = [f"/news/{n}.html" for n in range(1, 7)]
     slow_path = paths[3]
     requested, release = threading.Event(), threading.Event()
@@ -98,7 +120,7 @@ def test_a_killed_poll_loses_and_duplicates_nothing(
         log = tmp_path / "child.log"
         with log.open("wb") as out:
             child = subprocess.Popen(
-                [sys.executable, "-c", CHILD, site.url("/feed.xml")],
+                [sys.executable, "-c", CHILD, site.url("/feed.xml"), source],
                 cwd=ROOT,
                 env=env,
                 stdout=out,
@@ -108,27 +130,39 @@ def test_a_killed_poll_loses_and_duplicates_nothing(
         try:
             if not requested.wait(90):
                 pytest.fail(f"the child never reached the slow page:\n{log.read_text()[-3000:]}")
-            os.killpg(child.pid, signal.SIGKILL)
-            child.wait(10)
+            os.killpg(child.pid, sig)
+            signalled = time.monotonic()
+            child.wait(TERM_BOUND)
         finally:
             if child.poll() is None:
                 os.killpg(child.pid, signal.SIGKILL)
                 child.wait(10)
             release.set()
-        assert child.returncode == -signal.SIGKILL
+        if sig is signal.SIGKILL:
+            assert child.returncode == -signal.SIGKILL
+        else:
+            assert child.returncode != 0
+            # Prefect's engine turned the signal into a crash of the run, reported to the
+            # server before the process ended, and the run's source lock was released.
+            assert _flow_run_state(source) in ("CRASHED", "CANCELLED"), log.read_text()[-3000:]
+            assert time.monotonic() - signalled < TERM_BOUND
+            with get_client(sync_client=True) as prefect:
+                limit = prefect.read_global_concurrency_limit_by_name(lock_name(source))
+            assert limit.active_slots == 0
 
         # What the killed run left: the first batch indexed, the feed's state stored, the rest
         # of its entries waiting in the dead-letter index.
         assert indexed_ids(client, es_settings) == {article_id(u) for u in links[:2]}
-        assert load_states(client, es_settings, ["kill"])["kill"].etag
-        waiting = claim_backlog(client, es_settings, ["kill"], lease=timedelta(0))
+        assert load_states(client, es_settings, [source])[source].etag
+        waiting = claim_backlog(client, es_settings, [source], lease=timedelta(0))
         assert sorted(e.link for e in waiting) == sorted(links[2:])
 
-        # The killed run's lock on the source would lapse after its lease (60 s); free it now.
-        with get_client(sync_client=True) as prefect:
-            prefect.delete_global_concurrency_limit_by_name(lock_name("kill"))
+        if sig is signal.SIGKILL:
+            # The killed run's lock would lapse after its lease (60 s); free it now.
+            with get_client(sync_client=True) as prefect:
+                prefect.delete_global_concurrency_limit_by_name(lock_name(source))
 
-        again = ingest(sources=[feed_source("kill", site.url("/feed.xml"))], settings=es_settings)
+        again = ingest(sources=[feed_source(source, site.url("/feed.xml"))], settings=es_settings)
         feed_requests = [r.headers for r in site.requests if r.path == "/feed.xml"]
 
     assert "if-none-match" in feed_requests[-1]  # the feed was unchanged: 304, no entries
@@ -137,7 +171,7 @@ def test_a_killed_poll_loses_and_duplicates_nothing(
     ids = indexed_ids(client, es_settings)
     assert ids == {article_id(u) for u in links}
     assert client.count(index=es_settings.index_alias)["count"] == len(links)
-    assert claim_backlog(client, es_settings, ["kill"], lease=timedelta(0)) == []
+    assert claim_backlog(client, es_settings, [source], lease=timedelta(0)) == []
     # pages indexed before the kill were not fetched again
     assert page_paths(site).count(paths[0]) == 1
     assert page_paths(site).count(paths[1]) == 1
