@@ -118,23 +118,23 @@ def _in_content(element: HtmlElement) -> bool:
     return not any(a.tag in _OUTSIDE_CONTENT for a in element.iterancestors())
 
 
-def _is_photo(img: HtmlElement) -> bool:
+def _is_photo(img: HtmlElement, link: HtmlElement | None) -> bool:
     """An image shown as content: not an icon, and not a thumbnail linking to another page."""
     for size in (img.get("width"), img.get("height")):
         if size and size.strip().isdigit() and int(size) <= _ICON_PIXELS:
             return False
-    link = next(img.iterancestors("a"), None)
     if link is None:
         return True
     href = (link.get("href") or "").strip()
     return not href or href.startswith("#") or bool(_IMAGE_FILE.search(href))
 
 
-def _running_words(element: HtmlElement) -> int:
-    """Words of running text under `element`: not captions, links, headings or chrome."""
+def _running_words(element: HtmlElement, enough: int) -> int:
+    """Words of running text under `element` (not captions, links, headings or chrome),
+    counted until there are `enough`."""
     words = 0
     stack = [element]
-    while stack:
+    while stack and words < enough:
         node = stack.pop()
         if node.text:
             words += sum(count_words(node.text))
@@ -151,18 +151,26 @@ def _running_words(element: HtmlElement) -> int:
 
 def _photo_container(page: Page) -> tuple[HtmlElement, int] | None:
     """The smallest element around the headline that holds several photos, and their count."""
-    photos = [img for img in page.tree.iter("img") if _is_photo(img) and _in_content(img)]
-    if len(photos) < GALLERY_MIN_IMAGES:
+    images = list(page.tree.iter("img"))
+    if len(images) < GALLERY_MIN_IMAGES:
         return None
     headline = next((h for h in page.tree.iter("h1") if _in_content(h)), None)
     if headline is None:
         return None
     level = {a: n for n, a in enumerate(headline.iterancestors())}
     per_level = [0] * len(level)
-    for img in photos:
-        shared = next((a for a in img.iterancestors() if a in level), None)
-        if shared is not None:
-            per_level[level[shared]] += 1
+    for img in images:
+        link = shared = None
+        for ancestor in img.iterancestors():
+            if ancestor.tag in _OUTSIDE_CONTENT:
+                break
+            if link is None and ancestor.tag == "a":
+                link = ancestor
+            if shared is None and ancestor in level:
+                shared = ancestor
+        else:
+            if shared is not None and _is_photo(img, link):
+                per_level[level[shared]] += 1
     held = 0
     for container, count in zip(headline.iterancestors(), per_level, strict=True):
         held += count
@@ -209,7 +217,7 @@ def gallery_reason(page: Page, sections: list[Section], declares: bool = False) 
         return None
     container, photos = found
     limit = min(GALLERY_MAX_WORDS, _GALLERY_WORDS_PER_IMAGE * photos)
-    words = _running_words(container)
+    words = _running_words(container, limit)
     if words >= limit:
         return None
     words = max(words, _unlabelled_words(page, sections))
