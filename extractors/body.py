@@ -12,7 +12,7 @@ import math
 import re
 import unicodedata
 
-from lxml.etree import _Element
+from lxml.etree import XPath, _Element
 from trafilatura import bare_extraction
 from trafilatura.settings import Document
 
@@ -24,7 +24,7 @@ _MAX_HEADING_WORDS = 25
 _UNSPACED_CHAR = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\u0e00-\u0e7f]")
 _WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*|\d+(?:[.,]\d+)*")
 _SHORT_MAIN_TEXT = 1000
-_LAYOUT_TABLE = "boolean(//table[.//h1 or .//td[count(.//p) >= 3]])"
+_LAYOUT_TABLE = XPath("boolean(//table[.//h1 or .//td[count(.//p) >= 3]])")
 WORDS_PER_MINUTE = 230
 CHARACTERS_PER_MINUTE = 500
 
@@ -87,7 +87,7 @@ def _blocks_of(element: _Element, out: list[Block]) -> None:
 def uses_layout_tables(page: Page) -> bool:
     """Old table layouts put the whole page, headline and story included, in table cells;
     trafilatura would then extract the table as one data table of page chrome."""
-    return bool(page.tree.xpath(_LAYOUT_TABLE))
+    return bool(_LAYOUT_TABLE(page.tree))
 
 
 def _trafilatura(page: Page, tables: bool, *, fast: bool) -> Document | None:

@@ -15,6 +15,7 @@ import unicodedata
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
+from lxml.etree import XPath
 from lxml.html import HtmlElement
 
 from extractors.jsonld import text_of
@@ -73,13 +74,18 @@ def _in_article(element: HtmlElement) -> bool:
     return any(a.tag in _ARTICLE_ANCESTORS for a in element.iterancestors())
 
 
+# One pass over the document, not one per alternative of a union.
+_HEADLINE_CANDIDATES = XPath(
+    '//*[self::h1 or (@itemprop="headline" and not(self::meta))'
+    ' or (self::h2 and contains(@class, "title"))'
+    ' or ((self::h2 or self::div or self::span) and contains(@class, "headline"))]'
+)
+
+
 def _visible_headlines(page: Page) -> list[tuple[str, bool]]:
     """Candidate headlines shown on the page, with whether each sits inside the article."""
     found = []
-    for element in page.tree.xpath(
-        '//h1 | //*[@itemprop="headline" and not(self::meta)] | //h2[contains(@class, "title")]'
-        ' | //*[self::h1 or self::h2 or self::div or self::span][contains(@class, "headline")]'
-    ):
+    for element in _HEADLINE_CANDIDATES(page.tree):
         text = element_text(element)
         if not text or len(text) > _MAX_TITLE:
             continue
