@@ -206,26 +206,27 @@ def _tokenize(text: str) -> list[Token]:
         else:
             append(Token(word, start, start + len(word)))
     pending = True
+    soft_end = False  # the previous token is "Inc." or "U.S.", which may close a sentence
     functions = gazetteer.function_words()
-    for i, tok in enumerate(tokens):
-        ch = tok.text[0]
+    for tok in tokens:
+        word = tok.text
+        ch = word[0]
         if ch.isalnum() or ch == "_":
+            if soft_end and ch.isupper() and word.lower() in functions:
+                pending = True
             tok.sent_start = pending
             pending = False
+            soft_end = word[-1] == "." and (
+                word[:-1].lower() in _SOFT_ENDERS or _DOTTED_RE.fullmatch(word[:-1]) is not None
+            )
+        else:
+            soft_end = False
             if (
-                tok.text[-1] == "."
-                and (tok.text[:-1].lower() in _SOFT_ENDERS or _DOTTED_RE.fullmatch(tok.text[:-1]))
-                and i + 1 < len(tokens)
-                and tokens[i + 1].is_cap
-                and tokens[i + 1].text.lower() in functions
+                ch in SENTENCE_END
+                or ch in OPEN_QUOTES
+                or (ch == '"' and (tok.start == 0 or text[tok.start - 1] in " (:\t\n"))
             ):
                 pending = True
-        elif (
-            ch in SENTENCE_END
-            or ch in OPEN_QUOTES
-            or (ch == '"' and (tok.start == 0 or text[tok.start - 1] in " (:\t\n"))
-        ):
-            pending = True
     return tokens
 
 
