@@ -32,7 +32,7 @@ AUTHOR_META = (
 )
 BYLINE_PREFIX = re.compile(r"^(?:by|von|par|por|door|av|af)\s+[^\W\d_]", re.I | re.UNICODE)
 _AUTHOR_PROPERTY = XPath(
-    '//*[(@itemprop="author" and not(self::meta) and not(self::link))'
+    '//*[@itemprop or @rel][(@itemprop="author" and not(self::meta) and not(self::link))'
     ' or @rel="author" or contains(@rel, " author") or starts-with(@rel, "author ")]'
 )
 _NOT_BYLINE = re.compile(
