@@ -127,11 +127,6 @@ def _is_acronym(word: str) -> bool:
     )
 
 
-def _runnable(tok: Token) -> bool:
-    word = tok.text
-    return word[0].isupper() and _runnable_word(word)
-
-
 @functools.lru_cache(maxsize=16384)
 def _runnable_word(word: str) -> bool:
     """A capitalised word that may be part of a run (cached: names repeat)."""
@@ -176,9 +171,10 @@ class _Context:
 def _runs(tokens: list[Token]) -> list[tuple[int, int]]:
     """Index ranges [i, j) of capitalised runs, joined across connectors ("Bank of Japan")."""
     runs: list[tuple[int, int]] = []
+    runnable = [t.text[0].isupper() and _runnable_word(t.text) for t in tokens]
     i, n = 0, len(tokens)
     while i < n:
-        if not _runnable(tokens[i]):
+        if not runnable[i]:
             i += 1
             continue
         j = i + 1
@@ -186,12 +182,12 @@ def _runs(tokens: list[Token]) -> list[tuple[int, int]]:
             tok = tokens[j]
             if tok.sent_start:
                 break
-            if _runnable(tok):
+            if runnable[j]:
                 j += 1
             elif (
                 tok.text in CONNECTORS
                 and j + 1 < n
-                and _runnable(tokens[j + 1])
+                and runnable[j + 1]
                 and not tokens[j + 1].sent_start
             ):
                 j += 2
@@ -542,7 +538,7 @@ class RuleEntityExtractor:
 
     def __call__(self, paragraphs: list[str]) -> list[Entity]:
         text = "\n\n".join(paragraphs)
-        lower_words = [m.group() for m in _LOWER_WORD_RE.finditer(text)]
+        lower_words = _LOWER_WORD_RE.findall(text)
         german = sum(1 for w in lower_words if w in _GERMAN_MARKERS)
         ctx = _Context(
             lower_words=set(lower_words),

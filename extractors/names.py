@@ -196,15 +196,18 @@ def tokenize(text: str) -> list[Token]:
 def _tokenize(text: str) -> list[Token]:
     tokens: list[Token] = []
     append = tokens.append
-    for match in _WORD_RE.finditer(text):
-        word = match.group()
-        start = match.start()
+    find = text.find
+    start = 0
+    # only whitespace lies between matches, so each word is found where the regex matched it
+    for word in _WORD_RE.findall(text):
+        start = find(word, start)
         if not (word[0].isalnum() or word[0] == "_"):
             append(Token(word, start, start + len(word)))
         elif "." in word or "'" in word or "’" in word:
             tokens.extend(_split_word(word, start))
         else:
             append(Token(word, start, start + len(word)))
+        start += len(word)
     pending = True
     soft_end = False  # the previous token is "Inc." or "U.S.", which may close a sentence
     functions = gazetteer.function_words()
