@@ -29,7 +29,8 @@ with it. Anything else is kept as the described source (speaker_kind="descriptio
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import lru_cache
 
 from extractors import gazetteer
 from extractors.entities import extract_entities
@@ -93,15 +94,72 @@ class _Span:
 
 @dataclass(slots=True)
 class _People:
-    """Person surface forms of the article, for speaker and pronoun resolution."""
+    """Person surface forms of the article, for speaker and pronoun resolution. Titles,
+    sentence subjects and described subjects are read from the paragraphs on first use: most
+    articles quote nobody by title or pronoun and never need them."""
 
     index: PersonIndex
-    pattern: re.Pattern[str] | None
-    titles: dict[str, str]
-    subjects: list[tuple[int, str]]  # (global offset, person) of each sentence's first person
-    # (start, end, description) of paragraphs whose first sentence has a described speaker as
-    # its subject: "A former employee …, who asked not to be named, said …"
-    described: list[tuple[int, int, str]] = field(default_factory=list)
+    forms: dict[str, str]
+    paragraphs: list[str]
+    _pattern: re.Pattern[str] | None = None
+    _titles: dict[str, str] | None = None
+    # (global offset, person) of each sentence's first person, and (start, end, description)
+    # of paragraphs whose first sentence has a described speaker as its subject: "A former
+    # employee …, who asked not to be named, said …"
+    _subjects: tuple[list[tuple[int, str]], list[tuple[int, int, str]]] | None = None
+
+    @property
+    def pattern(self) -> re.Pattern[str] | None:
+        if self._pattern is None and self.forms:
+            self._pattern = _names_pattern(tuple(sorted(self.forms, key=len, reverse=True)))
+        return self._pattern
+
+    @property
+    def titles(self) -> dict[str, str]:
+        if self._titles is None:
+            self._titles = {}
+            for paragraph in self.paragraphs:
+                _collect_titles(paragraph, self, self.forms)
+        return self._titles
+
+    @property
+    def subjects(self) -> list[tuple[int, str]]:
+        return self._subjects_and_described()[0]
+
+    @property
+    def described(self) -> list[tuple[int, int, str]]:
+        return self._subjects_and_described()[1]
+
+    def _subjects_and_described(
+        self,
+    ) -> tuple[list[tuple[int, str]], list[tuple[int, int, str]]]:
+        if self._subjects is not None:
+            return self._subjects
+        pattern = self.pattern
+        subjects: list[tuple[int, str]] = []
+        described: list[tuple[int, int, str]] = []
+        base = 0
+        for paragraph in self.paragraphs:
+            if pattern is not None:
+                spans = _spans(paragraph)
+                for s_start, s_end in sentence_spans(paragraph):
+                    for match in pattern.finditer(paragraph, s_start, s_end):
+                        if not _inside(match.start(), spans):
+                            subjects.append((base + match.start(), self.forms[match.group()]))
+                            break
+            description = _described_subject(paragraph)
+            if description:
+                described.append((base, base + len(paragraph), description))
+            base += len(paragraph) + 2
+        self._subjects = subjects, described
+        return self._subjects
+
+
+@lru_cache(maxsize=256)
+def _names_pattern(forms: tuple[str, ...]) -> re.Pattern[str]:
+    """Any of `forms` (longest first) as a whole word; cached, as compiling is costly."""
+    alternation = "|".join(re.escape(f) for f in forms)
+    return re.compile(rf"(?<![\w-])(?:{alternation})(?![\w-])")
 
 
 def _spans(text: str) -> list[_Span]:
@@ -140,26 +198,7 @@ def _build_people(paragraphs: list[str], entities: list[Entity]) -> _People:
                 forms.setdefault(part, resolved)
             elif len(parts) == 1:
                 forms.setdefault(part, name)
-    pattern = None
-    if forms:
-        alternation = "|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True))
-        pattern = re.compile(rf"(?<![\w-])(?:{alternation})(?![\w-])")
-    people = _People(index, pattern, {}, [])
-    base = 0
-    for paragraph in paragraphs:
-        if pattern is not None:
-            spans = _spans(paragraph)
-            for s_start, s_end in sentence_spans(paragraph):
-                for match in pattern.finditer(paragraph, s_start, s_end):
-                    if not _inside(match.start(), spans):
-                        people.subjects.append((base + match.start(), forms[match.group()]))
-                        break
-        _collect_titles(paragraph, people, forms)
-        description = _described_subject(paragraph)
-        if description:
-            people.described.append((base, base + len(paragraph), description))
-        base += len(paragraph) + 2
-    return people
+    return _People(index, forms, list(paragraphs))
 
 
 def _collect_titles(paragraph: str, people: _People, forms: dict[str, str]) -> None:
