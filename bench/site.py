@@ -483,9 +483,12 @@ class Site:
 
     # -- feeds ---------------------------------------------------------------------------------
 
-    def feed_items(self, k: int) -> list[tuple[PageMeta, str]]:
-        """(page, link) pairs of feed `k`, newest first; cross-posts carry tracking parameters."""
+    def feed_items(self, k: int, released: int | None = None) -> list[tuple[PageMeta, str]]:
+        """(page, link) pairs of feed `k`, newest first; cross-posts carry tracking parameters.
+        With `released`, only pages `0 … released-1` are published yet (a site that grows)."""
         n, m = self.spec.articles, self.spec.feeds
+        if released is not None:
+            n = max(0, min(n, released))
         items = [(self.meta(i), self.url(i)) for i in range(k, n, m)]
         for i in range(n):
             meta = self.meta(i)
@@ -494,13 +497,13 @@ class Site:
         items.sort(key=lambda item: (item[0].published, item[1]), reverse=True)
         return items
 
-    def feed(self, k: int) -> bytes:
+    def feed(self, k: int, released: int | None = None) -> bytes:
         out = [
             '<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel>',
             f"<title>Desk {k}</title><link>{self.base_url}/</link>",
             f"<description>Synthetic desk {k}</description>",
         ]
-        for meta, link in self.feed_items(k):
+        for meta, link in self.feed_items(k, released):
             rng = self._rng("summary", meta.origin)
             summary = _sentence(rng, _WORDS[meta.lang])
             out.append(
@@ -849,6 +852,7 @@ class _SiteServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", port), _Handler)
         self.site = site
         self.pages_served = 0
+        self.released: int | None = None
         self._lock = threading.Lock()
         self._feeds: dict[str, bytes] = {}
 
@@ -865,25 +869,38 @@ class _SiteServer(ThreadingHTTPServer):
         with self._lock:
             if path in self._feeds:
                 return self._feeds[path]
+            released = self.released
         match = re.fullmatch(r"/feeds/desk-(\d{3})\.xml", path)
         body = b""
         if match and int(match.group(1)) < self.site.spec.feeds:
-            body = self.site.feed(int(match.group(1)))
+            body = self.site.feed(int(match.group(1)), released)
         with self._lock:
-            self._feeds[path] = body
+            if self.released == released:
+                self._feeds[path] = body
         return body
+
+    def release(self, n: int) -> None:
+        """Publish pages `0 … n-1` in the feeds from now on."""
+        with self._lock:
+            self.released = n
+            self._feeds.clear()
 
 
 def run_server(spec: SiteSpec, port: int = 0) -> None:
     """Serve until stdin closes; prints `PORT <n>` when ready and `SERVED <n>` on request
-    (a line `count` on stdin) so the parent can check that no article page was fetched."""
+    (a line `count` on stdin) so the parent can check that no article page was fetched. A line
+    `release <n>` publishes only pages `0 … n-1` in the feeds (answered with `RELEASED <n>`)."""
     server = _SiteServer(Site(spec), port)
     server.site.base_url = f"http://127.0.0.1:{server.server_address[1]}"
     threading.Thread(target=server.serve_forever, daemon=True).start()
     print(f"PORT {server.server_address[1]}", flush=True)
     for line in sys.stdin:
-        if line.strip() == "count":
+        words = line.split()
+        if words == ["count"]:
             print(f"SERVED {server.pages_served}", flush=True)
+        elif len(words) == 2 and words[0] == "release":
+            server.release(int(words[1]))
+            print(f"RELEASED {words[1]}", flush=True)
     server.shutdown()
 
 
@@ -909,6 +926,14 @@ class ServedSite:
         self.proc.stdin.flush()
         line = self.proc.stdout.readline().split()
         return int(line[1])
+
+    def release(self, n: int) -> None:
+        """From now on the feeds list only pages `0 … n-1` (the site grows as `n` does)."""
+        assert self.proc.stdin
+        assert self.proc.stdout
+        self.proc.stdin.write(f"release {n}\n")
+        self.proc.stdin.flush()
+        self.proc.stdout.readline()
 
 
 @contextmanager
