@@ -83,12 +83,16 @@ _SCRIPTS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("thai", re.compile(r"[\u0e00-\u0e7f]")),
     ("devanagari", re.compile(r"[\u0900-\u097f]")),
 )
+# Any character of the scripts above: one scan settles Latin-script text.
+_ANY_SCRIPT = re.compile("[" + "".join(p.pattern[1:-1] for _, p in _SCRIPTS) + "]")
 _PERSIAN = re.compile(r"[پچژگ]")
 _SAMPLE = 5000
 MIN_WORDS = 20
 
 
 def _script_language(text: str, letters: int) -> str | None:
+    if not _ANY_SCRIPT.search(text):
+        return None
     counts = {name: len(pattern.findall(text)) for name, pattern in _SCRIPTS}
     if counts["kana"] > letters * 0.05:
         return "ja"
