@@ -5,19 +5,18 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
-from elasticsearch import ApiError, TransportError
+from elasticsearch import TransportError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from newsdesk import cli_ops, cli_sources
 from newsdesk.cli_config import config_app
+from newsdesk.cli_errors import friendly_errors
 from newsdesk.errors import NewsdeskError
 from newsdesk.models import RunSummary
 from newsdesk.search import SearchRequest, SearchResult
@@ -32,32 +31,7 @@ app.add_typer(config_app, name="config")
 console = Console()
 err_console = Console(stderr=True)
 
-F = TypeVar("F", bound=Callable[..., Any])
 Opt = list[str] | None
-
-
-def friendly_errors(func: F) -> F:
-    """Known problems print one line that names them and exit non-zero, without a traceback.
-
-    Elasticsearch client errors become one line too (`es_client.explain`); `NEWSDESK_DEBUG=1`
-    lets every error through with its traceback.
-    """
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except (NewsdeskError, ApiError, TransportError) as exc:
-            if os.environ.get("NEWSDESK_DEBUG", "").lower() in ("1", "true", "yes"):
-                raise
-            if not isinstance(exc, NewsdeskError):
-                from newsdesk.es_client import explain
-
-                exc = explain(exc, get_settings())
-            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
-            raise typer.Exit(2) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _client(settings: Settings) -> Any:
@@ -118,7 +92,6 @@ def print_summary(summary: RunSummary) -> None:
 
 def run_ingest(settings: Settings, **kwargs: Any) -> RunSummary:
     """Run the ingest flow against `PREFECT_API_URL`, or a Prefect server under the data dir."""
-    import os
 
     from newsdesk import prefect_server
 
@@ -551,7 +524,6 @@ def submit(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Submit article URLs for ingestion; says which were accepted and why others were not."""
-    from elasticsearch import TransportError
 
     from newsdesk.submissions import check_urls, queue_path, record_accepted
 

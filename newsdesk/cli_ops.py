@@ -10,9 +10,8 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -20,6 +19,7 @@ from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 
+from newsdesk.cli_errors import friendly_errors
 from newsdesk.errors import NewsdeskError
 from newsdesk.settings import Settings, get_settings
 
@@ -27,20 +27,6 @@ console = Console()
 err_console = Console(stderr=True)
 websub_app = typer.Typer(help="WebSub push subscriptions (feeds that advertise a hub).")
 _registered: list[typer.Typer] = []
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _errors(func: F) -> F:
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except NewsdeskError as exc:
-            err_console.print(f"[bold red]error:[/] {escape(str(exc))}")
-            raise typer.Exit(2) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _has_command(name: str) -> bool:
@@ -90,7 +76,7 @@ def _status_table(statuses: list[Any]) -> Table:
     return table
 
 
-@_errors
+@friendly_errors
 def up(
     prefect_port: Annotated[int, typer.Option(help="Port of the Prefect server/dashboard.")] = 4200,
     api_port: Annotated[int, typer.Option(help="Port of the search API and web page.")] = 8000,
@@ -167,7 +153,7 @@ def up(
     raise typer.Exit(code)
 
 
-@_errors
+@friendly_errors
 def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Whether `newsdesk up` runs, and the state of each of its services."""
     from newsdesk import supervisor as sv
@@ -184,7 +170,7 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     raise typer.Exit(0 if healthy else 1)
 
 
-@_errors
+@friendly_errors
 def down(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Stop what `newsdesk up` started (from any terminal)."""
     from newsdesk import supervisor as sv
@@ -210,7 +196,7 @@ def _deployments(settings: Settings, feeds: Path | None, **kwargs: Any) -> list[
     return build_deployments(feeds_file, settings, feeds_file=str(path.resolve()), **kwargs)
 
 
-@_errors
+@friendly_errors
 def serve(
     feeds: Annotated[
         Path | None, typer.Option(help="Sources file (default config/feeds.yaml).")
@@ -253,7 +239,7 @@ def serve(
     )
 
 
-@_errors
+@friendly_errors
 def deploy(
     work_pool: Annotated[str, typer.Option(help="Work pool the workers poll.")] = "newsdesk",
     feeds: Annotated[
@@ -283,7 +269,7 @@ def deploy(
         console.print(f"automation {name}")
 
 
-@_errors
+@friendly_errors
 def automations(
     notify_block: Annotated[str | None, typer.Option(help="<type-slug>/<name> for alerts.")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
@@ -324,7 +310,7 @@ def _emit_delivery(settings: Settings) -> Callable[[Any, list[Any]], None]:
 
 
 @websub_app.command("serve")
-@_errors
+@friendly_errors
 def websub_serve(
     host: Annotated[str | None, typer.Option(help="Default NEWSDESK_WEBSUB_HOST.")] = None,
     port: Annotated[int | None, typer.Option(help="Default NEWSDESK_WEBSUB_PORT.")] = None,
@@ -346,7 +332,7 @@ def websub_serve(
 
 
 @websub_app.command("subscribe")
-@_errors
+@friendly_errors
 def websub_subscribe(
     sources: Annotated[
         list[str] | None, typer.Argument(help="Source names (default: all with websub: true).")
@@ -414,7 +400,7 @@ def websub_subscribe(
 
 
 @websub_app.command("list")
-@_errors
+@friendly_errors
 def websub_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Subscriptions and their state (secrets not shown)."""
     from newsdesk.websub import SubscriptionStore
@@ -433,7 +419,7 @@ def websub_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> Non
 
 
 @websub_app.command("unsubscribe")
-@_errors
+@friendly_errors
 def websub_unsubscribe(source: str) -> None:
     """Ask the hub to stop delivering a source."""
     from newsdesk.websub import SubscriptionStore, unsubscribe

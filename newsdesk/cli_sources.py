@@ -5,18 +5,16 @@ Registered on the main app by `newsdesk.cli` (`register(app)`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
-from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from newsdesk.errors import NewsdeskError
+from newsdesk.cli_errors import friendly_errors
 from newsdesk.settings import Settings, get_settings
 
 console = Console()
@@ -24,22 +22,6 @@ err_console = Console(stderr=True)
 failures_app = typer.Typer(
     help="Articles that failed for good (dead letters): list them, or retry them."
 )
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _errors(func: F) -> F:
-    """A known problem prints one line naming it and exits 2, without a traceback."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except NewsdeskError as exc:
-            err_console.print(f"[bold red]error:[/] {escape(str(exc))}")
-            raise typer.Exit(2) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _when(value: datetime | None) -> str:
@@ -65,7 +47,7 @@ FeedsOpt = Annotated[Path | None, typer.Option(help="Sources file (default confi
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
-@_errors
+@friendly_errors
 def sources(feeds: FeedsOpt = None, as_json: JsonOpt = False) -> None:
     """Every configured source with its health, last new article and article count."""
     from newsdesk.es_client import connect
@@ -102,7 +84,7 @@ def sources(feeds: FeedsOpt = None, as_json: JsonOpt = False) -> None:
 
 
 @failures_app.callback(invoke_without_command=True)
-@_errors
+@friendly_errors
 def failures(
     ctx: typer.Context,
     source: Annotated[str | None, typer.Option(help="Only this source.")] = None,
@@ -155,7 +137,7 @@ def failures(
 
 
 @failures_app.command("retry")
-@_errors
+@friendly_errors
 def failures_retry(
     source: Annotated[str | None, typer.Option(help="Only this source.")] = None,
     url: Annotated[
