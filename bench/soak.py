@@ -90,13 +90,8 @@ def child(config: dict[str, Any]) -> None:
         except Exception as exc:
             row["error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
         else:
+            row.update(summary.model_dump(exclude={"outcomes", "feeds_polled"}))
             row.update(
-                entries=summary.entries_found,
-                fetched=summary.fetched,
-                indexed=summary.indexed,
-                skipped=summary.skipped,
-                failed=summary.failed,
-                feeds_failed=summary.feeds_failed,
                 reasons=dict(
                     Counter(
                         (o.reason or "?").split(":")[0][:60]
@@ -131,17 +126,17 @@ class Log:
 class Node:
     """The Elasticsearch node under test: killed and restarted on its data directory."""
 
-    def __init__(self, base: Path, proxy_holder: list[FaultProxy]) -> None:
+    def __init__(self, base: Path) -> None:
         self.base = base
-        self.proxies = proxy_holder
+        self.proxy: FaultProxy | None = None
         self._ctx: Any = None
         self.info: es_node.NodeInfo | None = None
 
     def start(self) -> es_node.NodeInfo:
         self._ctx = es_node.ephemeral_node(self.base, settings=Settings(), heap="1g")
         self.info = self._ctx.__enter__()
-        for proxy in self.proxies:
-            proxy.port = self.info.port
+        if self.proxy is not None:
+            self.proxy.port = self.info.port
         return self.info
 
     def kill(self) -> None:
@@ -375,12 +370,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     base.chmod(0o755)
     data = base / "data"
     with ExitStack() as stack:
-        proxies: list[FaultProxy] = []
-        node = Node(base, proxies)
+        node = Node(base)
         stack.callback(node.close)
         info = node.start()
         proxy = stack.enter_context(fault_proxy(info.url))
-        proxies.append(proxy)
+        node.proxy = proxy
         api = stack.enter_context(prefect_api())
         os.environ["PREFECT_API_URL"] = api
         served = stack.enter_context(serve(spec))
