@@ -21,6 +21,7 @@ from extractors.chrome import Block, remove_chrome
 from extractors.dateline import is_dateline_only, parse_dateline
 from extractors.dates import extract_modified, extract_published
 from extractors.entities import extract_entities, get_extractor
+from extractors.fingerprint import fingerprint
 from extractors.headline import extract_title
 from extractors.images import caption_texts, extract_top_image
 from extractors.language import extract_language
@@ -126,6 +127,7 @@ def _extract(page: Page, ner: str = "rules") -> ArticleFields:
         if found is not None:
             provenance[field] = found.method
     quotes, entities = _quotes_and_entities(paragraphs, provenance, ner)
+    prints = fingerprint(body)
     return ArticleFields(
         title=title.value,
         canonical_url=canonical.value if canonical else None,
@@ -145,6 +147,9 @@ def _extract(page: Page, ner: str = "rules") -> ArticleFields:
         top_image=top_image.value if top_image else None,
         quotes=quotes,
         entities=entities,
+        content_hash=prints.content_hash,
+        simhash=prints.simhash,
+        simhash_bands=prints.bands,
         provenance=provenance,
     )
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import random
 
 from extractors.fingerprint import (
+    _HASH_PARAMS,
+    _PRIME,
     MIN_SHARED_BANDS,
     NUM_BANDS,
     content_hash,
@@ -15,7 +17,9 @@ from extractors.fingerprint import (
     fingerprint,
     hamming,
     is_near_duplicate,
+    minhash,
     shared_bands,
+    simhash,
     words,
 )
 
@@ -129,3 +133,35 @@ def test_estimated_jaccard() -> None:
     assert estimated_jaccard(NUM_BANDS) == 1.0
     assert estimated_jaccard(0) == 0.0
     assert 0.6 < estimated_jaccard(MIN_SHARED_BANDS) < 0.7
+
+
+def _reference_minhash(xs: list[int]) -> tuple[int, ...]:
+    return tuple(min((a * x + b) % _PRIME for x in xs) for a, b in _HASH_PARAMS)
+
+
+def _reference_simhash(xs: list[int]) -> int:
+    return sum(1 << bit for bit in range(64) if 2 * sum(x >> bit & 1 for x in xs) > len(xs))
+
+
+def test_vectorised_sketches_equal_the_plain_integer_arithmetic() -> None:
+    """Signatures stored in an index must not change with the implementation: the numpy
+    MinHash (64-bit lanes, Mersenne folding) and simhash equal Python's big-integer result,
+    including hashes at and above the prime and at 2**64 - 1."""
+    rng = random.Random(11)
+    edges = [0, 1, _PRIME - 1, _PRIME, _PRIME + 1, 2**63, 2**64 - 1]
+    for size in (1, 2, 7, 64, 500):
+        xs = [*edges, *(rng.getrandbits(64) for _ in range(size))]
+        assert minhash(xs) == _reference_minhash(xs)
+        assert simhash(xs) == _reference_simhash(xs)
+    assert minhash([]) == ()
+
+
+def test_a_known_text_keeps_its_signature() -> None:
+    """Pinned values: a change here would split every stored cluster from new articles."""
+    prints = fingerprint(WIRE)
+    assert prints.simhash == PINNED_SIMHASH
+    assert prints.bands[:3] == PINNED_BANDS
+
+
+PINNED_SIMHASH = "4919ab464aa5a450"  # as computed before the numpy version
+PINNED_BANDS = ["00-78ef6e78cbd1", "01-e1cbf7faf399", "02-6f94f25a93bd"]
