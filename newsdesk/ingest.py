@@ -8,6 +8,7 @@ The Prefect flow in `flows/ingest.py` only composes these.
 from __future__ import annotations
 
 import logging
+import threading
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -229,12 +230,20 @@ def _fetch_one(
 
 
 def fetch_pages(
-    fetcher: Fetcher, entries: list[FeedEntry], *, concurrency: int
+    fetcher: Fetcher,
+    entries: list[FeedEntry],
+    *,
+    concurrency: int,
+    cancel: threading.Event | None = None,
 ) -> tuple[list[Fetched], list[Outcome]]:
+    """Fetch `concurrency` pages at a time; setting `cancel` (the run is stopping) abandons the
+    fetches still running and raises `MapCancelled`."""
     fetched: list[Fetched] = []
     failed: list[Outcome] = []
     archive = shared_archive(fetcher.settings)
-    results = daemon_map(lambda e: _fetch_one(fetcher, e, archive), entries, workers=concurrency)
+    results = daemon_map(
+        lambda e: _fetch_one(fetcher, e, archive), entries, workers=concurrency, cancel=cancel
+    )
     for entry, result in zip(entries, results, strict=True):
         if isinstance(result, Outcome):
             failed.append(result)
@@ -284,7 +293,10 @@ def build_article(
         fields.published_at = entry.published
         fields.provenance["published_at"] = "feed"
     url = normalize_url(_identity_url(page.url, fields.canonical_url))
-    prints = fingerprint(fields.body)
+    if fields.content_hash is None:
+        prints = fingerprint(fields.body)
+        fields.content_hash, fields.simhash = prints.content_hash, prints.simhash
+        fields.simhash_bands = prints.bands
     data = fields.model_dump()
     data.update(
         id=article_id(url),
@@ -293,9 +305,6 @@ def build_article(
         source=entry.source,
         feed_url=entry.feed_url,
         fetched_at=page.fetched_at or datetime.now(UTC),
-        content_hash=fields.content_hash or prints.content_hash,
-        simhash=fields.simhash or prints.simhash,
-        simhash_bands=fields.simhash_bands or prints.bands,
         raw_location=getattr(page, "raw_location", None),
     )
     return Article.model_validate(data)

@@ -4,7 +4,9 @@
 at interpreter exit. A fetch stuck on a stalled server (up to its deadline, then its retries)
 would hold up a run that was asked to stop (SIGTERM, Ctrl-C) for that long. Here an exception
 in the caller abandons the calls still running: no new item is started and the running ones,
-on daemon threads, never delay the exit.
+on daemon threads, never delay the exit. A `cancel` event does the same for a map running in
+another thread (a fetch started ahead of the batch being extracted): once it is set, the
+waiting caller gets `MapCancelled` within `CANCEL_POLL` seconds.
 """
 
 from __future__ import annotations
@@ -17,9 +19,22 @@ from typing import TypeVar
 T = TypeVar("T")
 R = TypeVar("R")
 
+CANCEL_POLL = 0.2
 
-def daemon_map(fn: Callable[[T], R], items: Iterable[T], *, workers: int) -> Iterator[R]:
-    """Yield `fn(item)` for each item in order; an exception from `fn` is raised at its place."""
+
+class MapCancelled(Exception):
+    """The map's `cancel` event was set: its caller stopped waiting for the rest."""
+
+
+def daemon_map(
+    fn: Callable[[T], R],
+    items: Iterable[T],
+    *,
+    workers: int,
+    cancel: threading.Event | None = None,
+) -> Iterator[R]:
+    """Yield `fn(item)` for each item in order; an exception from `fn` is raised at its place,
+    `MapCancelled` once `cancel` is set."""
     todo = list(items)
     if not todo:
         return
@@ -48,7 +63,9 @@ def daemon_map(fn: Callable[[T], R], items: Iterable[T], *, workers: int) -> Ite
         threading.Thread(target=work, name=f"daemon-map-{n}", daemon=True).start()
     try:
         for i in range(len(todo)):
-            done[i].wait()
+            while not done[i].wait(None if cancel is None else CANCEL_POLL):
+                if cancel is not None and cancel.is_set():
+                    raise MapCancelled(f"cancelled with {len(todo) - i} of {len(todo)} to go")
             if i in errors:
                 raise errors.pop(i)
             yield results.pop(i)

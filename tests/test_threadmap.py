@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from newsdesk.threadmap import daemon_map
+from newsdesk.threadmap import MapCancelled, daemon_map
 
 
 def test_results_come_in_input_order_whatever_finishes_first() -> None:
@@ -48,3 +48,21 @@ def test_a_caller_that_stops_does_not_wait_for_a_stuck_call_nor_start_new_ones()
     stuck.set()
     time.sleep(0.3)
     assert sorted(started) == [0, 1, 2]  # the two in flight finished; nothing new began
+
+
+def test_a_cancel_event_set_from_another_thread_stops_the_wait() -> None:
+    stuck, cancel = threading.Event(), threading.Event()
+
+    def work(n: int) -> int:
+        if n:
+            stuck.wait(30)
+        return n
+
+    results = daemon_map(work, range(4), workers=2, cancel=cancel)
+    assert next(results) == 0
+    threading.Timer(0.1, cancel.set).start()
+    begun = time.monotonic()
+    with pytest.raises(MapCancelled, match="3 of 4"):
+        next(results)
+    assert time.monotonic() - begun < 5
+    stuck.set()
