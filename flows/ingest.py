@@ -17,6 +17,7 @@ two runs off the same source. Every run publishes a per-source table and a markd
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
 from datetime import timedelta
 from pathlib import Path
@@ -24,6 +25,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.futures import PrefectFuture
 
 from flows.artifacts import publish_run_artifacts
 from flows.events import emit_article_outcomes, emit_feed_polled, emit_source_failing
@@ -148,9 +150,13 @@ def skip_known(
 
 
 @task(name="fetch-pages", cache_policy=NO_CACHE)
-def fetch_pages(settings: Settings, entries: list[FeedEntry]) -> tuple[list[Any], list[Outcome]]:
+def fetch_pages(
+    settings: Settings, entries: list[FeedEntry], cancel: threading.Event | None = None
+) -> tuple[list[Any], list[Outcome]]:
     with Fetcher(settings) as fetcher:
-        return stages.fetch_pages(fetcher, entries, concurrency=settings.fetch_concurrency)
+        return stages.fetch_pages(
+            fetcher, entries, concurrency=settings.fetch_concurrency, cancel=cancel
+        )
 
 
 @task(name="extract-articles", cache_policy=NO_CACHE)
@@ -231,24 +237,58 @@ def _ingest_fresh(
     summary: RunSummary,
     stats: RunStats,
 ) -> None:
+    """Batches in a pipeline: batch k+1 is fetched and batch k-1 indexed while batch k is
+    extracted, so the network, Elasticsearch and the extraction pool work at the same time.
+    Indexing stays in batch order (a batch's near-duplicate lookups see the batches before
+    it), and at most three batches are held at once. If the run stops, the fetch running
+    ahead is cancelled rather than waited for."""
     bounds = batch_bounds(
         len(fresh),
         settings.batch_size,
         max_batches=ops.max_batches,
         max_batch_size=ops.max_batch_size,
     )
-    for start, end in bounds:
-        fetched, fetch_failures = fetch_pages(settings, fresh[start:end])
-        summary.fetched += len(fetched)
-        stats.fetched(fetched)
-        articles, extract_outcomes = extract_articles(fetched)
-        outcomes = [*fetch_failures, *extract_outcomes]
-        outcomes += index_articles(settings, articles, fresh[start:end], outcomes)
-        for outcome in outcomes:
-            summary.add(outcome)
-            stats.outcome(outcome)
-        if ops.article_events:
-            emit_article_outcomes(settings, outcomes, articles)
+    if not bounds:
+        return
+    cancel = threading.Event()
+    ahead = fetch_pages.submit(settings, fresh[slice(*bounds[0])], cancel)
+    indexing: tuple[PrefectFuture[list[Outcome]], list[Outcome], list[Article]] | None = None
+    try:
+        for k, (start, end) in enumerate(bounds):
+            fetched, fetch_failures = ahead.result()
+            if k + 1 < len(bounds):
+                ahead = fetch_pages.submit(settings, fresh[slice(*bounds[k + 1])], cancel)
+            summary.fetched += len(fetched)
+            stats.fetched(fetched)
+            articles, extract_outcomes = extract_articles(fetched)
+            del fetched
+            if indexing is not None:
+                _account(settings, ops, *indexing, summary, stats)
+            earlier = [*fetch_failures, *extract_outcomes]
+            future = index_articles.submit(settings, articles, fresh[start:end], earlier)
+            indexing = (future, earlier, articles)
+        if indexing is not None:
+            _account(settings, ops, *indexing, summary, stats)
+    finally:
+        cancel.set()
+
+
+def _account(
+    settings: Settings,
+    ops: OpsSettings,
+    future: PrefectFuture[list[Outcome]],
+    earlier: list[Outcome],
+    articles: list[Article],
+    summary: RunSummary,
+    stats: RunStats,
+) -> None:
+    """Wait for a batch's indexing, then count its outcomes and announce them."""
+    outcomes = [*earlier, *future.result()]
+    for outcome in outcomes:
+        summary.add(outcome)
+        stats.outcome(outcome)
+    if ops.article_events:
+        emit_article_outcomes(settings, outcomes, articles)
 
 
 def _poll(

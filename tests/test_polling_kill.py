@@ -130,6 +130,12 @@ def test_a_killed_poll_loses_and_duplicates_nothing(
         try:
             if not requested.wait(90):
                 pytest.fail(f"the child never reached the slow page:\n{log.read_text()[-3000:]}")
+            # The slow page's batch is fetched while the batch before it is extracted and
+            # indexed (the flow's pipeline): kill once that one is in the index.
+            first = {article_id(u) for u in links[:2]}
+            deadline = time.monotonic() + 60
+            while indexed_ids(client, es_settings) != first and time.monotonic() < deadline:
+                time.sleep(0.2)
             os.killpg(child.pid, sig)
             signalled = time.monotonic()
             child.wait(TERM_BOUND)
