@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import end_to_end, extraction, indexing, peers
+from bench import end_to_end, extraction, indexing, peers, spy
 from bench.results import SECTION, Machine, append
 from bench.site import SiteSpec, expected_counts
 
@@ -111,3 +111,29 @@ def test_results_are_appended_under_one_section(tmp_path: Path) -> None:
     assert text.startswith("# Benchmark results\n\n## Someone else's section\n\nkept\n")
     assert text.count(SECTION) == 1
     assert text.index("### first") < text.index("### second")
+
+
+def test_a_gil_profile_is_charged_to_prefect_stages_and_glue(tmp_path: Path) -> None:
+    """`bench/spy.py` on collapsed stacks as `py-spy record --format raw` writes them."""
+    main = "thread (1): MainThread;run_flow (prefect/flow_engine.py:10)"
+    stage = f"{main};extract_articles (flows/ingest.py:5);extract_pages (newsdesk/ingest.py:9)"
+    profile = tmp_path / "gil.txt"
+    profile.write_text(
+        f"{stage};build_article (newsdesk/ingest.py:20);model_validate (pydantic/main.py:1) 30\n"
+        f"{stage};visit_collection (prefect/utilities/collections.py:3) 5\n"
+        f"{main};_account (flows/ingest.py:40);emit_event (prefect/events/utilities.py:2) 10\n"
+        f"{main};_ingest_fresh (flows/ingest.py:30) 5\n"
+        "thread (2): ThreadPoolExecutor-0_0;_worker (concurrent/futures/thread.py:1) 50\n"
+    )
+    prof = spy.read(profile)
+    assert prof.samples == 100
+    assert prof.by_charge == {
+        "extract_pages": 30,
+        "Prefect": 15,
+        "other of ours": 5,
+        "outside both": 50,
+    }
+    assert spy.prefect_share(prof, wall=10.0, rate=10) == 0.15
+    rows = spy.rows(prof, wall=10.0, rate=10)
+    assert rows[0] == ["all (GIL held by any thread)", "100.0%", ""]
+    assert ["extract_pages", "30.0%", "pydantic 100%"] in rows
