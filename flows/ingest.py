@@ -22,11 +22,12 @@ import threading
 from collections import defaultdict
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture
+from prefect.utilities.annotations import quote
 
 from flows.artifacts import publish_run_artifacts
 from flows.events import emit_article_outcomes, emit_feed_polled, emit_source_failing
@@ -48,6 +49,15 @@ from newsdesk.sources import SourceConfig, load_feeds
 # Waits between retries of the Elasticsearch-facing tasks: long enough to outlast a node
 # restart or a burst of 429s, short enough that a run with a dead cluster fails within a minute.
 ES_RETRY_DELAYS: list[float] = [1, 4, 10]
+
+T = TypeVar("T")
+
+
+def opaque(value: T) -> T:
+    """`value` as a task argument Prefect does not walk. Prefect visits every element of a
+    task's arguments (looking for futures and states to wait on); over a batch of pages,
+    entries or Articles that was ~9% of an ingest's wall time. The task gets `value` itself."""
+    return cast(T, quote(value))
 
 
 def _retry_transient(task: Any, task_run: Any, state: Any) -> bool:
@@ -223,7 +233,7 @@ def _known_check(
     settings: Settings, entries: list[FeedEntry], summary: RunSummary, stats: RunStats
 ) -> list[FeedEntry]:
     """Drop links another feed of this run already named, then those already indexed."""
-    fresh, skipped = skip_known(settings, entries)
+    fresh, skipped = skip_known(settings, opaque(entries))
     for outcome in skipped:
         summary.add(outcome)
         stats.outcome(outcome)
@@ -252,21 +262,23 @@ def _ingest_fresh(
     if not bounds:
         return
     cancel = threading.Event()
-    ahead = fetch_pages.submit(settings, fresh[slice(*bounds[0])], cancel)
+    ahead = fetch_pages.submit(settings, opaque(fresh[slice(*bounds[0])]), cancel)
     indexing: tuple[PrefectFuture[list[Outcome]], list[Outcome], list[Article]] | None = None
     try:
         for k, (start, end) in enumerate(bounds):
             fetched, fetch_failures = ahead.result()
             if k + 1 < len(bounds):
-                ahead = fetch_pages.submit(settings, fresh[slice(*bounds[k + 1])], cancel)
+                ahead = fetch_pages.submit(settings, opaque(fresh[slice(*bounds[k + 1])]), cancel)
             summary.fetched += len(fetched)
             stats.fetched(fetched)
-            articles, extract_outcomes = extract_articles(fetched)
+            articles, extract_outcomes = extract_articles(opaque(fetched))
             del fetched
             if indexing is not None:
                 _account(settings, ops, *indexing, summary, stats)
             earlier = [*fetch_failures, *extract_outcomes]
-            future = index_articles.submit(settings, articles, fresh[start:end], earlier)
+            future = index_articles.submit(
+                settings, opaque(articles), opaque(fresh[start:end]), opaque(earlier)
+            )
             indexing = (future, earlier, articles)
         if indexing is not None:
             _account(settings, ops, *indexing, summary, stats)
@@ -302,7 +314,7 @@ def _poll(
 ) -> tuple[list[FeedEntry], dict[str, str]]:
     """Poll `sources` and find their new entries (plus their backlog: entries to retry, and
     pending ones older than `lease_minutes`); returns them and each failed feed's reason."""
-    entries, feed_failures, polls = poll_feeds(settings, sources)
+    entries, feed_failures, polls = poll_feeds(settings, opaque(sources))
     errors = {o.source or "": o.reason or "failed" for o in feed_failures}
     seen: dict[str, int] = defaultdict(int)
     for entry in entries:
@@ -317,7 +329,7 @@ def _poll(
         summary.add(outcome)
     summary.entries_found = len(entries)
     fresh = _known_check(settings, entries, summary, stats)
-    backlog = record_polls(settings, sources, polls, fresh, lease_minutes)
+    backlog = record_polls(settings, opaque(sources), opaque(polls), opaque(fresh), lease_minutes)
     summary.entries_found += len(backlog)
     stats.new(backlog)
     return [*fresh, *backlog], errors
@@ -434,7 +446,7 @@ def poll_sources(
         logger.warning("group %s has no enabled sources", group)
         return RunSummary()
     _prepare_index(settings)
-    sources = members if all_sources else due_now(settings, members)
+    sources = members if all_sources else due_now(settings, opaque(members))
     summary = RunSummary(feeds_polled=len(sources))
     stats = RunStats()
     if not sources:
