@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -314,7 +315,21 @@ def _poll(
 ) -> tuple[list[FeedEntry], dict[str, str]]:
     """Poll `sources` and find their new entries (plus their backlog: entries to retry, and
     pending ones older than `lease_minutes`); returns them and each failed feed's reason."""
-    entries, feed_failures, polls = poll_feeds(settings, opaque(sources))
+    polled = poll_feeds(settings, opaque(sources))
+    return _take_polls(settings, sources, polled, summary, stats, lease_minutes)
+
+
+def _take_polls(
+    settings: Settings,
+    sources: list[SourceConfig],
+    polled: tuple[list[FeedEntry], list[Outcome], list[PollResult]],
+    summary: RunSummary,
+    stats: RunStats,
+    lease_minutes: float | None,
+) -> tuple[list[FeedEntry], dict[str, str]]:
+    """Count what `sources` were polled into, drop what is known, queue the rest and store
+    the sources' state; returns the new entries with the backlog, and the feeds' failures."""
+    entries, feed_failures, polls = polled
     errors = {o.source or "": o.reason or "failed" for o in feed_failures}
     seen: dict[str, int] = defaultdict(int)
     for entry in entries:
@@ -327,12 +342,35 @@ def _poll(
         )
     for outcome in feed_failures:
         summary.add(outcome)
-    summary.entries_found = len(entries)
+    summary.entries_found += len(entries)
     fresh = _known_check(settings, entries, summary, stats)
     backlog = record_polls(settings, opaque(sources), opaque(polls), opaque(fresh), lease_minutes)
     summary.entries_found += len(backlog)
     stats.new(backlog)
     return [*fresh, *backlog], errors
+
+
+def _rounds(
+    settings: Settings, ops: OpsSettings, sources: list[SourceConfig]
+) -> Iterator[tuple[list[SourceConfig], tuple[list[FeedEntry], list[Outcome], list[PollResult]]]]:
+    """The sources polled `ops.poll_chunk` feeds per task, handed on in rounds of at least
+    `ops.round_entries` entries (or the last feeds): a run holds one round's entries at a
+    time, however many articles the sources bring in all."""
+    members: list[SourceConfig] = []
+    entries: list[FeedEntry] = []
+    failures: list[Outcome] = []
+    polls: list[PollResult] = []
+    step = max(1, ops.poll_chunk)
+    for start in range(0, len(sources), step):
+        chunk = sources[start : start + step]
+        found, failed, results = poll_feeds(settings, opaque(chunk))
+        members += chunk
+        entries += found
+        failures += failed
+        polls += results
+        if len(entries) >= ops.round_entries or start + step >= len(sources):
+            yield members, (entries, failures, polls)
+            members, entries, failures, polls = [], [], [], []
 
 
 def _report_polls(
@@ -420,9 +458,10 @@ def ingest(
     summary = RunSummary(feeds_polled=len(sources))
     stats = RunStats()
     with source_locks([s.name for s in sources], ops=ops):
-        fresh, errors = _poll(settings, ops, sources, summary, stats, lease_minutes=0)
-        _report_polls(settings, ops, sources, fresh, errors, stats, handoff="inline")
-        _ingest_fresh(settings, ops, fresh, summary, stats)
+        for members, polled in _rounds(settings, ops, sources):
+            fresh, errors = _take_polls(settings, members, polled, summary, stats, 0)
+            _report_polls(settings, ops, members, fresh, errors, stats, handoff="inline")
+            _ingest_fresh(settings, ops, fresh, summary, stats)
     _refresh(settings)
     return _finish("ingest", "all", settings, ops, summary, stats)
 

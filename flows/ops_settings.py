@@ -38,6 +38,16 @@ class OpsSettings(BaseSettings):
         "archive copies and Articles are what a run holds at once (about 85 MB of pages at "
         "500 on the benchmark site), so its memory does not grow with the run.",
     )
+    poll_chunk: int = Field(
+        default=10, ge=1, description="Feeds polled per task run by the `ingest` flow."
+    )
+    round_entries: int = Field(
+        default=10_000,
+        ge=1,
+        description="The `ingest` flow ingests what it polled once its feeds brought this many "
+        "entries, then polls the next feeds: a run holds one round's entries at a time, so "
+        "its memory does not grow with the sources' total.",
+    )
     pool_min_pages: int = Field(
         default=16,
         ge=0,
