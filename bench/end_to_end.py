@@ -32,7 +32,7 @@ from functools import wraps
 from pathlib import Path
 from typing import Any
 
-from bench import spy
+from bench import cpu, spy
 from bench.results import OUT, Machine, append, command, say, table, verdict
 from bench.services import bench_settings, drop_index, elasticsearch, prefect_api
 from bench.site import ServedSite, SiteSpec, expected_counts, serve
@@ -176,7 +176,16 @@ def child(config: dict[str, Any]) -> dict[str, Any]:
         "counts": counts,
         "max_rss_mb": peak_rss_mb(),
         "worker_max_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+        "cpu": {
+            "ingest process": _cpu(resource.RUSAGE_SELF),
+            "extraction workers (reaped)": _cpu(resource.RUSAGE_CHILDREN),
+        },
     }
+
+
+def _cpu(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
 
 
 # --- the parent: services, runs, report ------------------------------------------------------
@@ -204,6 +213,7 @@ def run_ingest(
         "DO_NOT_TRACK": "1",
     }
     served = site.pages_served()
+    services = cpu.snapshot()
     argv = [sys.executable, "-m", "bench.end_to_end", "--child", json.dumps(config)]
     if profile is not None:
         argv = [*PY_SPY, "-o", str(profile), "--", *argv]
@@ -219,6 +229,7 @@ def run_ingest(
     last = [line for line in proc.stdout.splitlines() if line.startswith("{")][-1]
     result: dict[str, Any] = json.loads(last)
     result["pages_served"] = site.pages_served() - served
+    result["cpu"] = {**result.get("cpu", {}), **cpu.since(services)}
     return result
 
 
@@ -308,6 +319,27 @@ def _report(res: dict[str, Any], machine: Machine, cmd: str) -> str:
             ],
         ),
     ]
+    if first.get("cpu"):
+        cores = os.cpu_count() or 1
+        budget = cores * first["wall"]
+        used = first["cpu"]
+        rest = budget - sum(used.values())
+        lines += [
+            "",
+            f"CPU during the first ingest ({cores} cores × {first['wall']:.0f} s = "
+            f"{budget:.0f} CPU seconds; figure 2 gives the extraction workers all of it):",
+            "",
+            table(
+                ["process", "CPU seconds", "share of the machine"],
+                [
+                    *[
+                        [name, f"{sec:.0f}", f"{100 * sec / budget:.0f}%"]
+                        for name, sec in sorted(used.items(), key=lambda kv: -kv[1])
+                    ],
+                    ["idle, py-spy and the rest", f"{rest:.0f}", f"{100 * rest / budget:.0f}%"],
+                ],
+            ),
+        ]
     if "profile" in res:
         prof = spy.read(Path(res["profile"]))
         share = spy.prefect_share(prof, first["wall"], SPY_RATE)

@@ -1,15 +1,16 @@
 """Figure 4's memory question without a full 50,000-article ingest: what the flow holds before
 its first page is fetched, at two site sizes.
 
-The `ingest` flow polls every feed into one list, dedupes it and asks the index which entries
-are known, all before the first batch; then batches grow with the run (`batch_bounds`). This
-runs exactly those stages (`poll_sources`, `dedupe_entries`, `split_known`) in a child process
-per size against the synthetic site and a fresh index, and reports the child's peak RSS and
-whether each stage succeeded, beside the batch size the flow would choose and the page bytes
-such a batch holds. With `--batches B` (default 2) it then runs the first B batches through
-fetch, the extraction pool, index and record as the flow does (outcomes into a `RunSummary`),
-and reports the peak RSS with those batches in flight: if the pages a batch holds grow with the
-run, so does that peak.
+The `poll-sources` flow polls its group's feeds into one list, dedupes it and asks the index
+which entries are known; the `ingest` flow does the same per round of at most about
+`round_entries` entries (`flows.ingest._rounds`), then batches grow with the round
+(`batch_bounds`). This runs those stages (`poll_sources`, `dedupe_entries`, `split_known`) on
+all the site's feeds at once, in a child process per size against the synthetic site and a
+fresh index, and reports the child's peak RSS and whether each stage succeeded, beside the
+batch size the flow would choose and the page bytes such a batch holds. With `--batches B`
+(default 2) it then runs the first B batches through fetch, the extraction pool, index and
+record as the flow does (outcomes into a `RunSummary`), and reports the peak RSS with those
+batches in flight: if the pages a batch holds grow with the run, so does that peak.
 
     uv run python -m bench.memory --sizes 10000,50000
 """

@@ -90,7 +90,13 @@ def test_end_to_end_counts_add_up(es_url: str, prefect_api_url: str) -> None:
     assert again["in_index"] == first["in_index"]
     assert res["first"]["max_rss_mb"] > 0
 
+    cpu = res["first"]["cpu"]
+    assert cpu["ingest process"] > 0
+    assert cpu["extraction workers (reaped)"] >= 0
+    assert {"Elasticsearch", "Prefect server", "synthetic site server"} <= set(cpu)
+
     report = end_to_end._report(res, Machine().stop(), "cmd")
+    assert "CPU during the first ingest" in report
     assert "Figure 4" in report
     assert "Figure 5" in report
 
