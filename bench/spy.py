@@ -8,8 +8,8 @@ flow process itself is the bottleneck and the extraction workers wait for it.
 Each sample is charged to the innermost frame that is ours (`flows/`, `newsdesk/`,
 `extractors/`) or Prefect's. Prefect's when Prefect code is nearer the leaf than ours (task and
 flow run bookkeeping, events, lease renewal, result handling: what issue 7 calls Prefect
-bookkeeping); otherwise the pipeline stage it runs under (a `newsdesk.ingest` function);
-otherwise "other of ours" (the flow's glue). Within each, the library at the leaf says what
+bookkeeping); otherwise the pipeline stage it runs under (a `newsdesk.ingest` function, or
+the threads `fetch_pages` fetches on); otherwise "other of ours" (the flow's glue). Within each, the library at the leaf says what
 kind of work it is (warcio: the archive, httpcore: the network, pydantic: models).
 """
 
@@ -33,6 +33,7 @@ STAGES = (
     "record_outcomes",
 )
 PREFECT = "Prefect"
+FETCH_THREADS = "fetch_pages (its fetching threads)"
 GLUE = "other of ours"
 OTHER = "outside both"
 
@@ -57,6 +58,8 @@ def charge(frames: list[tuple[str, str]]) -> str:
             for func, outer in frames:
                 if outer == "newsdesk/ingest.py" and func in STAGES:
                     return func
+                if outer == "newsdesk/threadmap.py":
+                    return FETCH_THREADS
             return GLUE
     return OTHER
 

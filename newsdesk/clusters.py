@@ -19,6 +19,7 @@ collapsing search results. `provenance["cluster_id"]` says why an article got it
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,12 +118,14 @@ def best_match(article: Article, candidates: list[Candidate]) -> tuple[Candidate
     for c in candidates:
         if c.id == article.id:
             continue
-        distance = hamming(article.simhash, c.simhash) if article.simhash and c.simhash else 64
-        if article.content_hash and c.content_hash == article.content_hash:
-            scored.append(((2, NUM_BANDS, -distance, _inverse(c.cluster_id)), c, "exact"))
+        exact = bool(article.content_hash) and c.content_hash == article.content_hash
+        shared = NUM_BANDS if exact else len(bands & c.bands)
+        if shared < MIN_SHARED_BANDS:
             continue
-        shared = len(bands & c.bands)
-        if shared >= MIN_SHARED_BANDS:
+        distance = hamming(article.simhash, c.simhash) if article.simhash and c.simhash else 64
+        if exact:
+            scored.append(((2, NUM_BANDS, -distance, _inverse(c.cluster_id)), c, "exact"))
+        else:
             why = f"near, {shared}/{NUM_BANDS} bands, simhash distance {distance}"
             scored.append(((1, shared, -distance, _inverse(c.cluster_id)), c, why))
     if not scored:
@@ -141,9 +144,9 @@ def assign_clusters(client: Elasticsearch, settings: Settings, articles: list[Ar
     if not articles:
         return
     found = find_candidates(client, settings, articles)
-    earlier: list[Candidate] = []
-    for article, candidates in zip(articles, found, strict=True):
-        match = best_match(article, [*candidates, *earlier])
+    earlier: dict[str, list[tuple[int, Candidate]]] = defaultdict(list)
+    for n, (article, candidates) in enumerate(zip(articles, found, strict=True)):
+        match = best_match(article, [*candidates, *_sharing(earlier, article)])
         if match is None:
             article.cluster_id = article.id
             article.provenance["cluster_id"] = "first of its story"
@@ -151,4 +154,17 @@ def assign_clusters(client: Elasticsearch, settings: Settings, articles: list[Ar
             chosen, why = match
             article.cluster_id = chosen.cluster_id
             article.provenance["cluster_id"] = f"{why} copy of {chosen.id}"
-        earlier.append(Candidate.of(article))
+        mine = Candidate.of(article)
+        for key in _keys(article):
+            earlier[key].append((n, mine))
+
+
+def _keys(article: Article) -> list[str]:
+    return [*article.simhash_bands, *([f"#{article.content_hash}"] if article.content_hash else [])]
+
+
+def _sharing(earlier: dict[str, list[tuple[int, Candidate]]], article: Article) -> list[Candidate]:
+    """The batch's earlier articles that share a band or the content hash with `article`, in
+    batch order: the only ones `best_match` can choose, found without comparing all pairs."""
+    seen = {n: c for key in _keys(article) for n, c in earlier.get(key, ())}
+    return [seen[n] for n in sorted(seen)]
