@@ -38,18 +38,7 @@ from bench.services import bench_settings, drop_index, elasticsearch, prefect_ap
 from bench.site import ServedSite, SiteSpec, expected_counts, serve
 from newsdesk.settings import Settings
 
-STAGES = (
-    "poll_sources",
-    "record_polls",
-    "dedupe_entries",
-    "split_known",
-    "fetch_pages",
-    "extract_pages",
-    "index_articles",
-    "record_outcomes",
-)
-"""The `newsdesk.ingest` functions that the flow's tasks call: their time is the pipeline's
-work, the rest of the flow's wall time is Prefect's and the flow's own."""
+STAGES = spy.STAGES
 
 
 # --- the child: one ingest, measured ---------------------------------------------------------

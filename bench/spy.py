@@ -9,8 +9,9 @@ Each sample is charged to the innermost frame that is ours (`flows/`, `newsdesk/
 `extractors/`) or Prefect's. Prefect's when Prefect code is nearer the leaf than ours (task and
 flow run bookkeeping, events, lease renewal, result handling: what issue 7 calls Prefect
 bookkeeping); otherwise the pipeline stage it runs under (a `newsdesk.ingest` function, or
-the threads `fetch_pages` fetches on); otherwise "other of ours" (the flow's glue). Within each, the library at the leaf says what
-kind of work it is (warcio: the archive, httpcore: the network, pydantic: models).
+the threads `fetch_pages` fetches on); otherwise "other of ours" (the flow's glue). Within
+each, the library at the leaf says what kind of work it is (warcio: the archive, httpcore:
+the network, pydantic: models).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ STAGES = (
     "index_articles",
     "record_outcomes",
 )
+"""The `newsdesk.ingest` functions that the flow's tasks call: the pipeline's own work."""
 PREFECT = "Prefect"
 FETCH_THREADS = "fetch_pages (its fetching threads)"
 GLUE = "other of ours"
