@@ -9,8 +9,9 @@
 
 Tasks work on batches (a feed list, a chunk of articles), never one task per article, and the
 batches grow with the run (`newsdesk.ingest.batch_bounds`) so a run of 10,000 articles still
-creates tens of task runs, but never past `max_batch_size` pages, so a run's memory stays flat
-in N. Network I/O, parsing and indexing are separate tasks, pipelined so the network,
+creates tens of task runs, but never past `max_batch_size` pages; `ingest` polls its sources
+in rounds of about `round_entries` entries (`_rounds`), so a run's memory stays flat in N.
+Network I/O, parsing and indexing are separate tasks, pipelined so the network,
 the extraction pool and Elasticsearch work at once; only indexing and the known-check retry,
 and only on transient errors. A per-source lock (`flows.locks`) keeps
 two runs off the same source. Every run publishes a per-source table and a markdown summary.
