@@ -180,15 +180,24 @@ def _cpu(who: int) -> float:
 # --- the parent: services, runs, report ------------------------------------------------------
 
 
+SPY_RATE = 50
+PY_SPY = ["py-spy", "record", "--gil", "--nonblocking", "--format", "raw", "--rate", str(SPY_RATE)]
+"""Samples of whichever thread holds the GIL (bench/spy.py reads them)."""
+PY_SPY_WALL = [*PY_SPY[:2], "--idle", "--threads", *PY_SPY[3:]]
+"""Every thread, waiting or not: what the flow's main thread waits on, for reading by hand."""
+
+
 def run_ingest(
     settings: Settings,
     site: ServedSite,
     api_url: str,
     mode: str = "flow",
     profile: Path | None = None,
+    spy_argv: list[str] | None = None,
 ) -> dict[str, Any]:
     """One ingest in a child process; adds the article pages the site served meanwhile.
-    With `profile`, the child runs under `py-spy record` (`PY_SPY`) writing to that file."""
+    With `profile`, the child runs under `py-spy record` (`spy_argv`, default `PY_SPY`),
+    writing to that file."""
     config = {
         "mode": mode,
         "settings": json.loads(settings.model_dump_json()),
@@ -205,7 +214,7 @@ def run_ingest(
     services = cpu.snapshot()
     argv = [sys.executable, "-m", "bench.end_to_end", "--child", json.dumps(config)]
     if profile is not None:
-        argv = [*PY_SPY, "-o", str(profile), "--", *argv]
+        argv = [*(spy_argv or PY_SPY), "-o", str(profile), "--", *argv]
     proc = subprocess.run(
         argv,
         env=env,
@@ -222,13 +231,13 @@ def run_ingest(
     return result
 
 
-SPY_RATE = 50
-PY_SPY = ["py-spy", "record", "--gil", "--nonblocking", "--format", "raw", "--rate", str(SPY_RATE)]
-"""Samples of whichever thread holds the GIL (bench/spy.py reads them)."""
-
-
 def measure(
-    spec: SiteSpec, *, direct: bool, pool_pages: int, profile: Path | None = None
+    spec: SiteSpec,
+    *,
+    direct: bool,
+    pool_pages: int,
+    profile: Path | None = None,
+    spy_argv: list[str] | None = None,
 ) -> dict[str, Any]:
     expected = expected_counts(spec)
     out: dict[str, Any] = {"spec": spec.__dict__, "expected": expected.__dict__}
@@ -238,7 +247,9 @@ def measure(
             settings = bench_settings(es_url, data_dir=data / "first")
             try:
                 say(f"first ingest of {spec.articles} pages")
-                out["first"] = run_ingest(settings, site, api_url, profile=profile)
+                out["first"] = run_ingest(
+                    settings, site, api_url, profile=profile, spy_argv=spy_argv
+                )
                 say(f"first: {out['first']['wall']:.1f}s; re-poll")
                 out["repoll"] = run_ingest(settings, site, api_url)
             finally:
@@ -407,12 +418,25 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         help="run the first ingest under py-spy (`uv run --with py-spy`) and write its "
         "collapsed stacks here; the report then charges the GIL's time to stages and Prefect",
     )
+    parser.add_argument(
+        "--profile-wall",
+        action="store_true",
+        help="with --profile: sample every thread, idle ones too (the file is for reading; "
+        "the report then has no GIL table)",
+    )
     args = parser.parse_args(argv)
     spec = SiteSpec(articles=args.articles, feeds=args.feeds, seed=args.seed)
     machine = Machine()
-    res = measure(spec, direct=args.direct, pool_pages=args.pool_pages, profile=args.profile)
+    spy_argv = PY_SPY_WALL if args.profile_wall else PY_SPY
+    res = measure(
+        spec,
+        direct=args.direct,
+        pool_pages=args.pool_pages,
+        profile=args.profile,
+        spy_argv=spy_argv,
+    )
     machine.stop()
-    if args.profile is not None:
+    if args.profile is not None and not args.profile_wall:
         res["profile"] = str(args.profile)
     report = _report(res, machine, command("bench.end_to_end", argv))
     print(report)
